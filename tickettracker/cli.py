@@ -19,3 +19,11 @@ def register_cli(app: Flask) -> None:
         except ServiceUnavailable as exc:
             raise click.ClickException(str(exc)) from None
         click.echo("PostgreSQL and Redis answer.")
+
+    from .snapshots import cockpit_cli
+
+    app.cli.add_command(cockpit_cli)
+
+    from .sync_cli import sync_cli
+
+    app.cli.add_command(sync_cli)

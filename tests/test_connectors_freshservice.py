@@ -1,0 +1,77 @@
+"""Freshservice specifics: every workspace, no order_by, the watermark moves only after a whole round."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from urllib.parse import parse_qs, urlsplit
+
+from . import simulator_fixtures as fx
+from .simulator_fixtures import (
+    Recorder,
+    assert_matches_truth,
+    cache_rows,
+    cursor_rows,
+    make_settings,
+    sync,
+)
+
+app_config, ctx, sim = fx.app_config, fx.ctx, fx.sim  # fixtures used by this module
+
+
+def list_queries(vendor) -> list[dict[str, list[str]]]:
+    """The query strings of every ticket-list request the vendor saw."""
+    return [parse_qs(urlsplit(path).query) for _, path, _ in vendor.requests if path.startswith("/api/v2/tickets?")]
+
+
+def test_every_workspace_is_read_with_updated_since_and_without_order_by(ctx, sim):
+    sync(make_settings(ctx), "freshservice")
+    queries = list_queries(sim.vendor("freshservice"))
+    assert {q["workspace_id"][0] for q in queries} == {"2", "3", "4"}
+    assert all("updated_since" in q and "order_by" not in q for q in queries)
+    assert {row["workspace"] for row in cache_rows("freshservice").values()} == {"2", "3", "4"}
+    assert_matches_truth(sim, "freshservice")
+
+
+def test_workspaces_are_discovered_when_not_configured(ctx, sim):
+    settings = make_settings(ctx)
+    settings = replace(settings, vendors=replace(settings.vendors, freshservice_workspaces=()))
+    sync(settings, "freshservice")
+    assert sim.vendor("freshservice").request_count(path_contains="/api/v2/workspaces") == 1
+    assert_matches_truth(sim, "freshservice")
+
+
+def test_bookmarks_move_only_when_a_workspace_round_is_complete(ctx, sim):
+    recorder = Recorder(snapshot_cursors=True)
+    sync(make_settings(ctx), "freshservice", recorder)
+    states = [rows[0][2] for rows in recorder.cursors if rows]
+    mid_round = [state for state in states if any(key.startswith("2:") for key in state["round"])]
+    assert mid_round and all(not any(k.startswith("2:") for k in s["bookmarks"]) for s in mid_round)
+    final = states[-1]
+    assert final["round"] == {}
+    assert {key.split(":")[0] for key in final["bookmarks"]} == {"2", "3", "4"}
+
+
+def test_tickets_leaving_the_list_mid_pass_hold_the_bookmark_back_until_a_clean_run(ctx, sim):
+    settings = make_settings(ctx)
+    sync(settings, "freshservice")
+    before = cursor_rows()[0][2]["bookmarks"]
+    vendor = sim.vendor("freshservice")
+    vendor.mutate_after_requests(2, 6, kinds=("delete", "spam"), seed=9)
+    vendor.mutate(3, seed=8, kinds=("update",))
+    sync(settings, "freshservice")
+    held = cursor_rows()[0][2]["bookmarks"]
+    assert held["2:open"] == before["2:open"]
+    sync(settings, "freshservice")
+    assert_matches_truth(sim, "freshservice")
+
+
+def test_codes_map_to_labels_and_unknown_ones_stay_raw(ctx, sim):
+    sync(make_settings(ctx), "freshservice")
+    rows = list(cache_rows("freshservice").values())
+    labels = {row["status_code"]: row["status_label"] for row in rows}
+    assert labels.get("2") == "Open" and labels.get("5") == "Closed"
+    assert labels.get("6", "Awaiting vendor") == "Awaiting vendor"
+    assert labels.get("13", "13") == "13"
+    assert {row["kind"] for row in rows} == {"incident", "service_request"}
+    assert all(row["requester"] and not row["requester"].isdigit() for row in rows)
+    assert all(row["created_at"].tzinfo is not None for row in rows)

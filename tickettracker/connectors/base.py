@@ -1,0 +1,123 @@
+"""What every connector yields and raises: the record type, pages, the Connector protocol, error types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable, Iterator, Protocol, runtime_checkable
+
+
+class SyncError(Exception):
+    """A sync could not finish; the message tells the operator what to do."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, source: str | None = None) -> None:
+        """Keep the message and the source it concerns."""
+        super().__init__(message)
+        self.source = source
+
+
+class ConfigurationError(SyncError):
+    """Not worth retrying: bad credentials, a wrong address, a refused request, a missing setting."""
+
+    retryable = False
+
+
+class TransientSyncError(SyncError):
+    """Worth retrying later: the vendor is unavailable or rate limits persisted after every retry."""
+
+    retryable = True
+
+
+class SyncCancelled(Exception):  # noqa: N818 - a signal, not an error
+    """Raised inside a wait when the sync was asked to stop; the sync ends as cancelled."""
+
+
+@dataclass(frozen=True)
+class TicketRecord:
+    """One vendor item mapped onto the columns of the `tickets` cache table."""
+
+    source: str
+    external_id: str
+    kind: str
+    subject: str = ""
+    description_text: str | None = None
+    status_code: str | None = None
+    status_label: str | None = None
+    status_category: str = "open"
+    priority_code: int | None = None
+    priority_label: str | None = None
+    channel: str | None = None
+    requester: str | None = None
+    assignee: str | None = None
+    group_name: str | None = None
+    project: str | None = None
+    workspace: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    due_by: datetime | None = None
+    fr_due_by: datetime | None = None
+    first_responded_at: datetime | None = None
+    resolved_at: datetime | None = None
+    is_escalated: bool = False
+    tags: tuple[str, ...] = ()
+    url: str | None = None
+    custom_fields: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+    is_deleted: bool = False
+    is_spam: bool = False
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Cursor values to store in the same transaction as the page they cover."""
+
+    state: dict[str, Any]
+    watermark: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """One unit of work: records to upsert and, optionally, the checkpoint they complete."""
+
+    records: list[TicketRecord]
+    checkpoint: Checkpoint | None = None
+    label: str = ""
+    percent: int | None = None
+
+
+@dataclass
+class HttpStats:
+    """Request counters shared between a connector's HTTP client and the sync."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limit_waits: int = 0
+    waited_seconds: float = 0.0
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """A vendor source: pages of records in watermark order, with checkpoints."""
+
+    source: str
+    label: str
+    stats: HttpStats
+
+    def pages(self, state: dict[str, Any], watermark: datetime | None, full: bool) -> Iterator[Page]:
+        """Yield pages from the stored cursor (or from the beginning when full)."""
+
+    def close(self) -> None:
+        """Release the HTTP session."""
+
+
+@runtime_checkable
+class CensusConnector(Connector, Protocol):
+    """A source whose deletions leave no trace, so the sync compares full id lists now and then."""
+
+    def census(self) -> set[str]:
+        """Return every external id the vendor shows now."""
+
+    def fetch(self, external_ids: Iterable[str]) -> Iterator[list[TicketRecord]]:
+        """Yield full records for the given ids (those that still exist)."""

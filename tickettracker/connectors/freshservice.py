@@ -1,0 +1,171 @@
+"""Freshservice v2 tickets: per workspace, sorted by created_at, watermark moved only after a whole round."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, Iterator
+
+from .base import Checkpoint, HttpStats, Page
+from .freshworks import (
+    FreshworksConfig,
+    copy_state,
+    list_params,
+    make_client,
+    max_updated,
+    min_bookmark,
+    start_point,
+    status_labels,
+    ticket_record,
+)
+from .http import HttpPolicy, LogFn, SleepFn, VendorResponse
+from .mapping import fw_time, parse_time
+
+PASSES = (("open", None), ("deleted", "deleted"), ("spam", "spam"))
+INCLUDE = "requester,stats"
+
+
+def server_time(response: VendorResponse) -> datetime:
+    """The vendor's clock from the Date header (our clock when it is missing)."""
+    try:
+        moment = parsedate_to_datetime(response.headers.get("Date", ""))
+    except (TypeError, ValueError, IndexError):
+        moment = None
+    return (moment or datetime.now(timezone.utc)).astimezone(timezone.utc)
+
+
+def _tickets(response: VendorResponse) -> list[dict[str, Any]]:
+    """The tickets of a list response (an empty list for an unexpected body)."""
+    data = response.data
+    tickets = data.get("tickets") if isinstance(data, dict) else None
+    return [item for item in tickets if isinstance(item, dict)] if isinstance(tickets, list) else []
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    """The later of two optional instants."""
+    return b if a is None else a if b is None else max(a, b)
+
+
+class FreshserviceConnector:
+    """Rounds of three passes (open, deleted, spam) per workspace.
+
+    Freshservice cannot sort by updated_at, so a pass reads every ticket updated since the bookmark in
+    created_at order and its bookmark can only move once the round is over: to the newest updated_at seen,
+    but never past the moment the pass began (later updates may sit on pages already read). If tickets left
+    the open list while it was being paged (they show up in the deleted/spam passes), unread tickets may have
+    shifted onto pages already read, so the open bookmark stays where it was and the next run reads again.
+    Progress inside a round is kept in the cursor state, so an interrupted round resumes where it stopped.
+    """
+
+    source = "freshservice"
+    label = "Freshservice"
+
+    def __init__(self, config: FreshworksConfig, workspaces: tuple[str, ...] = (), stats: HttpStats | None = None,
+                 log: LogFn | None = None, sleep: SleepFn | None = None) -> None:
+        """Keep the config and build the HTTP client."""
+        self.config, self.workspaces = config, workspaces
+        self.stats = stats or HttpStats()
+        self.statuses: dict[int, str] = {}
+        self.client = make_client(self.label, "FRESHSERVICE", config, self.stats, log, sleep)
+
+    @classmethod
+    def from_settings(cls, settings: Any, log: LogFn | None = None,
+                      sleep: SleepFn | None = None) -> FreshserviceConnector:
+        """Build from Settings."""
+        vendors = settings.vendors
+        config = FreshworksConfig(vendors.freshservice_url, vendors.freshservice_api_key, settings.sync_page_size,
+                                  timedelta(seconds=settings.sync_overlap_seconds), HttpPolicy.from_settings(settings))
+        return cls(config, tuple(vendors.freshservice_workspaces), log=log, sleep=sleep)
+
+    def close(self) -> None:
+        """Release the HTTP session."""
+        self.client.close()
+
+    def pages(self, state: dict[str, Any], watermark: datetime | None, full: bool) -> Iterator[Page]:
+        """Yield the pages of every workspace's round."""
+        self.statuses = status_labels(self.client, "/api/v2/ticket_form_fields")
+        work = copy_state(state)
+        work.setdefault("bookmarks", {})
+        if full or not isinstance(work.get("round"), dict):
+            work["round"] = {}
+        fallback = None if work["bookmarks"] or work["round"] else watermark  # passes with no bookmark never ran
+        for workspace in self._workspace_ids():
+            yield from self._round(work, workspace, fallback, full)
+
+    def _workspace_ids(self) -> list[str | None]:
+        """Configured workspaces, else every workspace the API lists, else none (accounts without workspaces)."""
+        if self.workspaces:
+            return list(self.workspaces)
+        response = self.client.get("/api/v2/workspaces", allow=(403, 404))
+        found = (response.data or {}).get("workspaces") if response.status == 200 else None
+        ids = [str(ws["id"]) for ws in found or [] if isinstance(ws, dict) and "id" in ws]
+        return list(ids) or [None]
+
+    def _round(self, work: dict[str, Any], workspace: str | None, watermark: datetime | None,
+               full: bool) -> Iterator[Page]:
+        """Run (or resume) the three passes of one workspace, then settle their bookmarks."""
+        rounds, bookmarks = work["round"], work["bookmarks"]
+        for name, filter_name in PASSES:
+            key = f"{workspace or '-'}:{name}"
+            since = start_point(bookmarks.get(key), watermark, self.config.overlap, full)
+            progress = rounds.setdefault(key, {"since": fw_time(since), "page": 1, "max": None,
+                                               "started": None, "ended": None, "removed": 0})
+            yield from self._pass(work, workspace, name, filter_name, progress)
+        self._settle(work, workspace)
+        yield Page([], Checkpoint(copy_state(work), min_bookmark(bookmarks)),
+                   label=f"{self._where(workspace)}round complete")
+
+    def _pass(self, work: dict[str, Any], workspace: str | None, name: str, filter_name: str | None,
+              progress: dict[str, Any]) -> Iterator[Page]:
+        """Page through one filter of one workspace, recording progress with every page."""
+        opened = work["round"].get(f"{workspace or '-'}:open", {})
+        while progress["page"] is not None:
+            page_no = progress["page"]
+            params = list_params(parse_time(progress["since"]), page_no, self.config.page_size,
+                                 workspace_id=workspace, filter=filter_name, order_type="asc", include=INCLUDE)
+            response = self.client.get("/api/v2/tickets", params)
+            now = server_time(response)
+            progress["started"] = progress["started"] or fw_time(now)
+            progress["ended"] = fw_time(now)
+            items = _tickets(response)
+            top = _later(parse_time(progress["max"]), max_updated(items))
+            progress["max"] = fw_time(top) if top else None
+            if filter_name is not None:
+                progress["removed"] += self._removed_during(items, opened)
+            progress["page"] = page_no + 1 if items and "next" in response.links else None
+            records = [ticket_record(item, self.source, self.config.base_url, deleted=filter_name == "deleted",
+                                     spam=filter_name == "spam", statuses=self.statuses)
+                       for item in items if "id" in item]
+            yield Page(records, Checkpoint(copy_state(work), min_bookmark(work["bookmarks"])),
+                       label=f"{self._where(workspace)}{name} tickets, page {page_no} (Freshservice gives no total)")
+
+    @staticmethod
+    def _removed_during(items: list[dict[str, Any]], opened: dict[str, Any]) -> int:
+        """Count tickets that left the open list while the open pass was paging."""
+        start, end = parse_time(opened.get("started")), parse_time(opened.get("ended"))
+        if start is None or end is None:
+            return 0
+        moments = (parse_time(item.get("updated_at")) for item in items)
+        return sum(1 for moment in moments if moment is not None and start <= moment <= end)
+
+    def _settle(self, work: dict[str, Any], workspace: str | None) -> None:
+        """Move the bookmarks of a finished round and forget its progress."""
+        rounds, bookmarks = work["round"], work["bookmarks"]
+        prefix = f"{workspace or '-'}:"
+        removed = sum(rounds[prefix + name]["removed"] for name, _ in PASSES)
+        for name, _ in PASSES:
+            progress = rounds.pop(prefix + name)
+            if name == "open" and removed:
+                continue
+            previous = parse_time(bookmarks.get(prefix + name))
+            started = parse_time(progress["started"])
+            seen = parse_time(progress["max"]) or started
+            candidate = min(seen, started) if seen and started else seen
+            moved = _later(previous, candidate)
+            if moved is not None:
+                bookmarks[prefix + name] = fw_time(moved)
+
+    @staticmethod
+    def _where(workspace: str | None) -> str:
+        """A progress prefix naming the workspace."""
+        return f"workspace {workspace}: " if workspace else ""

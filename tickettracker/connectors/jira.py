@@ -1,0 +1,217 @@
+"""Jira issues: Cloud /rest/api/3/search/jql (nextPageToken, isLast) or Data Center /rest/api/2/search."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Iterator
+
+import requests
+
+from .base import Checkpoint, ConfigurationError, HttpStats, Page, TicketRecord
+from .freshworks import copy_state
+from .http import HttpPolicy, LogFn, SleepFn, VendorClient, VendorIdentity
+from .jira_records import BASE_FIELDS, DEFAULT_SPRINT_FIELD, GREENHOPPER_SPRINT, from_ms, issue_record, ms, updated_ms
+from .mapping import EPOCH_START, parse_time
+
+FAILED_LOGIN = frozenset({"AUTHENTICATED_FAILED", "AUTHENTICATION_DENIED"})
+FETCH_CHUNK = 50
+
+
+@dataclass(frozen=True)
+class JiraConfig:
+    """Where Jira lives, how to log in and which issues to sync."""
+
+    base_url: str
+    token: str
+    email: str | None
+    flavour: str
+    projects: tuple[str, ...]
+    jql: str | None
+    page_size: int
+    overlap: timedelta
+    policy: HttpPolicy
+
+
+@dataclass
+class SearchPage:
+    """One search response, flavour-neutral: issues, how to continue the same query, total if known."""
+
+    issues: list[dict[str, Any]]
+    next_cursor: str | int | None
+    total: int | None
+
+
+class JiraConnector:
+    """Incremental search by `updated >= <epoch ms> ORDER BY updated ASC, key ASC`, re-issued after every page.
+
+    Each page restarts the query from the newest `updated` read so far (skipping keys already read at that
+    exact millisecond), so issues updated while we page cannot shift unread ones out of view; the page token
+    (or startAt) is only followed through a run of issues sharing one millisecond. Epoch-ms bounds avoid the
+    user-timezone trap of JQL date literals. Deleted issues leave no trace, so `census` lists every id.
+    """
+
+    source = "jira"
+    label = "Jira"
+
+    def __init__(self, config: JiraConfig, stats: HttpStats | None = None, log: LogFn | None = None,
+                 sleep: SleepFn | None = None) -> None:
+        """Build the client: Basic email:token on Cloud, Bearer personal access token on Data Center."""
+        self.config, self.stats = config, stats or HttpStats()
+        self.cloud = config.flavour != "datacenter"
+        self.api = "/rest/api/3" if self.cloud else "/rest/api/2"
+        self.sprint_field = DEFAULT_SPRINT_FIELD
+        creds = "JIRA_EMAIL and JIRA_API_TOKEN" if self.cloud else "JIRA_API_TOKEN (a personal access token)"
+        identity = VendorIdentity(
+            label="Jira", url_setting="JIRA_BASE_URL", credential_settings=creds,
+            credential_noun="API token" if self.cloud else "personal access token",
+            hints={400: "check JIRA_PROJECTS and JIRA_JQL",
+                   **({} if self.cloud else {401: "for Jira Cloud set JIRA_FLAVOUR=cloud and JIRA_EMAIL"}),
+                   404: "for Jira Data Center or Server set JIRA_FLAVOUR=datacenter",
+                   410: "this Jira removed the old search API, so it is Jira Cloud: set JIRA_FLAVOUR=cloud"})
+        auth = (config.email or "", config.token) if self.cloud else None
+        self.client = VendorClient(identity, config.base_url, config.policy, self.stats, auth=auth,
+                                   bearer=None if self.cloud else config.token, log=log, auth_guard=self._guard,
+                                   sleep=sleep or time.sleep, window_hint=config.policy.window_seconds)
+        if config.jql and "order by" in config.jql.lower():
+            raise ConfigurationError("JIRA_JQL must be a filter without ORDER BY (the sync orders by updated)")
+
+    @classmethod
+    def from_settings(cls, settings: Any, log: LogFn | None = None, sleep: SleepFn | None = None) -> JiraConnector:
+        """Build from Settings."""
+        v = settings.vendors
+        config = JiraConfig(v.jira_url, v.jira_api_token, v.jira_email, v.jira_flavour, tuple(v.jira_projects),
+                            v.jira_jql, settings.sync_page_size, timedelta(seconds=settings.sync_overlap_seconds),
+                            HttpPolicy.from_settings(settings))
+        return cls(config, log=log, sleep=sleep)
+
+    def close(self) -> None:
+        """Release the HTTP session."""
+        self.client.close()
+
+    def _guard(self, response: requests.Response) -> str | None:
+        """Jira answers a bad token with 200 and empty results; the Seraph header gives it away."""
+        if response.headers.get("X-Seraph-LoginReason", "").upper() in FAILED_LOGIN:
+            hint = self.client.identity.hints.get(401)
+            return (f"Jira rejected the credentials (X-Seraph-LoginReason: AUTHENTICATED_FAILED): check "
+                    f"{self.client.identity.credential_settings}" + (f"; {hint}" if hint else ""))
+        return None
+
+    def pages(self, state: dict[str, Any], watermark: datetime | None, full: bool) -> Iterator[Page]:
+        """Check the login, find the sprint field, then page through issues updated since the bookmark."""
+        self.client.get(f"{self.api}/myself")
+        self._find_sprint_field()
+        work = copy_state(state)
+        bookmark = parse_time(work.get("since")) or watermark
+        since = EPOCH_START if full or bookmark is None else max(EPOCH_START, bookmark - self.config.overlap)
+        yield from self._incremental(work, ms(since), bookmark)
+
+    def _find_sprint_field(self) -> None:
+        """Use the site's gh-sprint custom field id (it differs between sites)."""
+        response = self.client.get(f"{self.api}/field", allow=(403, 404))
+        for field in response.data if isinstance(response.data, list) else []:
+            if isinstance(field, dict) and (field.get("schema") or {}).get("custom") == GREENHOPPER_SPRINT:
+                self.sprint_field = str(field.get("id"))
+                return
+
+    def _scope(self, tail: str) -> str:
+        """Combine the configured scope (projects, JIRA_JQL) with a bounding clause and ordering."""
+        parts = []
+        if self.config.projects:
+            parts.append("project in (" + ", ".join(f'"{p}"' for p in self.config.projects) + ")")
+        if self.config.jql:
+            parts.append(f"({self.config.jql})")
+        return " AND ".join(parts + [tail])
+
+    def _incremental(self, work: dict[str, Any], since_ms: int, bookmark: datetime | None) -> Iterator[Page]:
+        """Keyset paging on (updated, key) with a per-page checkpoint of the bookmark (never moved back)."""
+        floor = ms(bookmark) if bookmark is not None else 0
+        seen: set[str] = set()
+        cursor: str | int | None = None
+        done = 0
+        while True:
+            jql = self._scope(f"updated >= {since_ms} ORDER BY updated ASC, key ASC")
+            page = self._search(jql, cursor, self._fields(), self.config.page_size)
+            fresh = [i for i in page.issues if not (updated_ms(i) == since_ms and i.get("key") in seen)]
+            top = max((m for m in map(updated_ms, page.issues) if m is not None), default=since_ms)
+            if top > since_ms:
+                since_ms, cursor = top, None
+                seen = {str(i.get("key")) for i in page.issues if updated_ms(i) == top}
+            else:
+                seen |= {str(i.get("key")) for i in page.issues}
+                cursor = page.next_cursor
+            done += len(fresh)
+            mark = from_ms(max(since_ms, floor))
+            work["since"] = mark.isoformat()
+            yield Page(self._records(fresh), Checkpoint(copy_state(work), mark),
+                       label=self._progress(done, page), percent=self._percent(done, page))
+            if page.next_cursor is None or (not fresh and cursor is None):
+                return
+
+    def _progress(self, done: int, page: SearchPage) -> str:
+        """A progress line; Cloud search gives no total, so say so."""
+        if page.total is None:
+            return f"{done} issues read (Jira Cloud search gives no total)"
+        return f"{done} issues read, about {max(0, page.total - len(page.issues))} more to go"
+
+    @staticmethod
+    def _percent(done: int, page: SearchPage) -> int | None:
+        """Percent done when the vendor gives a total (Data Center)."""
+        if page.total is None:
+            return None
+        remaining = max(0, page.total - len(page.issues))
+        return min(99, int(100 * done / max(1, done + remaining))) if remaining else 100
+
+    def _fields(self) -> list[str]:
+        """The fields every record needs (search defaults to ids only)."""
+        return [*BASE_FIELDS, self.sprint_field]
+
+    def _records(self, issues: Iterable[dict[str, Any]]) -> list[TicketRecord]:
+        """Map issues that carry a key."""
+        return [issue_record(issue, self.config.base_url, self.sprint_field) for issue in issues
+                if isinstance(issue, dict) and issue.get("key")]
+
+    def _search(self, jql: str, cursor: str | int | None, fields: list[str], size: int,
+                tolerate_400: bool = False) -> SearchPage:
+        """One search call in the configured flavour (a tolerated 400 reads as no issues)."""
+        params: dict[str, Any] = {"jql": jql, "maxResults": size, "fields": ",".join(fields)}
+        allow = (400,) if tolerate_400 else ()
+        if self.cloud:
+            if cursor:
+                params["nextPageToken"] = cursor
+            response = self.client.get(f"{self.api}/search/jql", params, allow=allow)
+            data = response.data if response.status == 200 and isinstance(response.data, dict) else {}
+            issues = [i for i in data.get("issues") or [] if isinstance(i, dict)]
+            token = data.get("nextPageToken")
+            last = data.get("isLast", token is None) or not token
+            return SearchPage(issues, None if last else str(token), None)
+        start = int(cursor or 0)
+        params["startAt"] = start
+        response = self.client.get(f"{self.api}/search", params, allow=allow)
+        data = response.data if response.status == 200 and isinstance(response.data, dict) else {}
+        issues = [i for i in data.get("issues") or [] if isinstance(i, dict)]
+        total = int(data.get("total") or 0)
+        more = bool(issues) and start + len(issues) < total
+        return SearchPage(issues, start + len(issues) if more else None, total - start)
+
+    def census(self) -> set[str]:
+        """Every issue key in scope, by keyset on id (robust to issues vanishing while we page)."""
+        keys: set[str] = set()
+        last_id, size = 0, 5000 if self.cloud else 100
+        while True:
+            page = self._search(self._scope(f"id > {last_id} ORDER BY id ASC"), None, ["key"], size)
+            ids = [int(i["id"]) for i in page.issues if str(i.get("id", "")).isdigit()]
+            keys.update(str(i["key"]) for i in page.issues if i.get("key"))
+            if page.next_cursor is None or not ids:
+                return keys
+            last_id = max(ids)
+
+    def fetch(self, external_ids: Iterable[str]) -> Iterator[list[TicketRecord]]:
+        """Full records for the given keys, fifty per query."""
+        keys = sorted(set(external_ids))
+        for start in range(0, len(keys), FETCH_CHUNK):
+            chunk = ", ".join(f'"{key}"' for key in keys[start:start + FETCH_CHUNK])
+            # a key deleted since the census makes Jira answer 400; the next census tries again
+            page = self._search(f"key in ({chunk}) ORDER BY key ASC", None, self._fields(), FETCH_CHUNK, True)
+            yield self._records(page.issues)

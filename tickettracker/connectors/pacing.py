@@ -1,0 +1,83 @@
+"""Client-side pacing from the vendors' rate-limit headers, so a sync leaves the rest of the budget to others."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Mapping
+
+HOLD_START = 1.0
+HOLD_CAP = 60.0
+
+
+def int_header(headers: Mapping[str, str], *names: str) -> int | None:
+    """Return the first integer-valued header among names."""
+    for name in names:
+        raw = headers.get(name)
+        if raw is not None:
+            try:
+                return int(float(raw))
+            except ValueError:
+                continue
+    return None
+
+
+def seconds_until(reset: str | None, now: datetime | None = None) -> float | None:
+    """Seconds until an X-RateLimit-Reset instant (ISO 8601, e.g. 2026-01-01T10:00Z); None if unknown/past."""
+    if not reset:
+        return None
+    try:
+        moment = datetime.fromisoformat(reset.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    left = (moment - (now or datetime.now(timezone.utc))).total_seconds()
+    return left if left > 0 else None
+
+
+class Pacer:
+    """Decides how long to wait before the next request.
+
+    Two rules, both from response headers (Total or Limit, Remaining, Used-CurrentRequest, Interval-Seconds,
+    Reset):
+    * spacing: requests are spaced so this sync spends at most `share` of the credits per window; the window is
+      X-RateLimit-Interval-Seconds when sent (Jira Data Center), else RATE_LIMIT_WINDOW_SECONDS (default 60:
+      Freshworks budgets are per minute; Jira Cloud publishes none, so a minute is the cautious guess);
+    * reserve: when Remaining would drop below the (1 - share) part kept for other integrations (others are
+      busy too), hold until the advertised reset, or probe again after 1, 2, 4 ... s.
+    """
+
+    def __init__(self, share: float, window_hint: float | None) -> None:
+        """share: fraction of the budget this sync may use; window_hint: window length when the vendor documents it."""
+        self.share, self.window_hint = share, window_hint
+        self.interval = 0.0
+        self.hold_until = 0.0
+        self.last_sent = 0.0
+        self.next_hold = HOLD_START
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """Update the plan from one response's headers."""
+        total = int_header(headers, "X-RateLimit-Total", "X-RateLimit-Limit")
+        if not total:
+            self.interval = 0.0
+            return
+        cost = max(1, int_header(headers, "X-RateLimit-Used-CurrentRequest") or 1)
+        window = int_header(headers, "X-RateLimit-Interval-Seconds") or self.window_hint
+        self.interval = window * cost / max(1.0, self.share * total) if window else 0.0
+        remaining = int_header(headers, "X-RateLimit-Remaining")
+        if remaining is None or remaining - cost >= (1 - self.share) * total:
+            self.next_hold = HOLD_START
+            return
+        hold = seconds_until(headers.get("X-RateLimit-Reset")) or self.next_hold
+        self.next_hold = min(HOLD_CAP, self.next_hold * 2)
+        self.hold_until = time.monotonic() + min(hold, HOLD_CAP)
+
+    def delay(self) -> float:
+        """Seconds to wait before sending now."""
+        now = time.monotonic()
+        return max(0.0, self.last_sent + self.interval - now, self.hold_until - now)
+
+    def sent(self) -> None:
+        """Note that a request is being sent now."""
+        self.last_sent = time.monotonic()
