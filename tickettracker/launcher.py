@@ -38,10 +38,10 @@ def _prepare_environment(args: argparse.Namespace) -> tuple[dict[str, str], list
     if settings.redis_url is None:
         from .embedded import start_redis
 
-        env["REDIS_URL"], server = start_redis(settings.instance_path)
-        if server is not None:
-            owned.append(server)
-        _say(f"embedded Valkey running at {env['REDIS_URL']} (data in {settings.instance_path / 'valkey'})")
+        server = start_redis(settings.instance_path)
+        owned.append(server)
+        env["REDIS_URL"] = server.url
+        _say(f"embedded Valkey running at {server.url} (data in {settings.instance_path / 'valkey'})")
     if not settings.vendors.configured_sources() and not args.no_demo:
         from .simulator import VendorSimulator
 

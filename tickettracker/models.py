@@ -99,6 +99,21 @@ class Ticket(db.Model):
         Index("ix_tickets_priority", "priority_code"),
         Index("ix_tickets_subject_trgm", "subject", postgresql_using="gin",
               postgresql_ops={"subject": "gin_trgm_ops"}),
+        # Covering indexes of the cockpit (migration 0002_cockpit): its aggregates run as index-only scans.
+        Index("ix_tickets_cockpit_open", "kind", "source", postgresql_include=[
+            "status_category", "priority_code", "priority_label", "group_name", "assignee", "due_by", "fr_due_by",
+            "first_responded_at", "created_at", "is_escalated"],
+            postgresql_where=text("status_category IN ('open','pending') AND NOT is_deleted AND NOT is_spam")),
+        Index("ix_tickets_cockpit_created", "kind", "created_at",
+              postgresql_include=["source", "group_name", "project"],
+              postgresql_where=text("NOT is_deleted AND NOT is_spam")),
+        Index("ix_tickets_cockpit_resolved", "kind", "resolved_at",
+              postgresql_include=["source", "status_category", "group_name", "project", "created_at"],
+              postgresql_where=text("resolved_at IS NOT NULL AND NOT is_deleted AND NOT is_spam")),
+        Index("ix_tickets_cockpit_jira", "kind", "status_category", "project",
+              postgresql_include=["source", "created_at", "updated_at"],
+              postgresql_where=text("NOT is_deleted AND NOT is_spam")),
+        Index("ix_tickets_group_name", "group_name"),
     )
 
 
@@ -126,6 +141,7 @@ class SyncRun(db.Model):
     retry_of: Mapped[str | None] = mapped_column(Text)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

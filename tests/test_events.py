@@ -1,0 +1,88 @@
+"""The event stream: increasing ids, exact replay, and the SSE endpoint's wire format."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import requests
+
+from tickettracker.events import parse_id, publish, replay
+from tickettracker.extensions import redis_client
+
+
+def _publish_many(app, count: int) -> list[str]:
+    with app.app_context():
+        return [publish(redis_client(), {"jobId": f"j{i}", "type": "JIRA", "status": 0, "n": i})
+                for i in range(count)]
+
+
+def test_ids_increase_even_from_concurrent_publishers(app):
+    ids: list[str] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        mine = _publish_many(app, 25)
+        with lock:
+            ids.extend(mine)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with app.app_context():
+        stored = [event_id for event_id, _ in replay(redis_client(), "0-0")[0]]
+    assert len(stored) == 100 and sorted(stored, key=parse_id) == stored
+    assert len(set(stored)) == 100 and set(stored) == set(ids)
+
+
+def test_replay_from_any_id_returns_exactly_the_later_events(app):
+    ids = _publish_many(app, 30)
+    with app.app_context():
+        for index, event_id in enumerate(ids):
+            events, gap = replay(redis_client(), event_id)
+            assert [e[0] for e in events] == ids[index + 1:]
+            assert [e[1]["n"] for e in events] == list(range(index + 1, 30))
+            assert gap is False
+
+
+def test_replay_reports_a_gap_when_the_id_was_trimmed(app):
+    ids = _publish_many(app, 3)
+    with app.app_context():
+        redis_client().xtrim("tickettracker:events", maxlen=1, approximate=False)
+        events, gap = replay(redis_client(), ids[0])
+    assert gap is True and [e[0] for e in events] == ids[2:]
+
+
+def _read_frames(lines, wanted: int, event: str = "SyncStatusUpdated") -> list[dict[str, str]]:
+    """Read frames until `wanted` frames of the named event have arrived; return all frames read."""
+    frames, current = [], {}
+    for line in lines:
+        if line == "":
+            if current:
+                frames.append(current)
+                current = {}
+                if sum(f.get("event") == event for f in frames) >= wanted:
+                    break
+            continue
+        field, _, value = line.partition(":")
+        current[field] = current.get(field, "") + value.lstrip(" ") if field == "data" else value.strip()
+    return frames
+
+
+def test_sse_endpoint_replays_after_last_event_id_then_streams_live(app, processes):
+    ids = _publish_many(app, 5)
+    base = processes.start_web()
+    with requests.get(f"{base}/events", headers={"Last-Event-ID": ids[2]}, stream=True, timeout=20) as response:
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        assert response.headers["X-Accel-Buffering"] == "no"
+        lines = response.iter_lines(decode_unicode=True, chunk_size=1)
+        frames = _read_frames(lines, 2)
+        named = [f for f in frames if f.get("event") == "SyncStatusUpdated"]
+        assert frames[0].get("retry") == "3000"
+        assert [f["id"] for f in named] == ids[3:5]
+        assert [json.loads(f["data"])["n"] for f in named] == [3, 4]
+        live_id = _publish_many(app, 1)[0]
+        live = [f for f in _read_frames(lines, 1) if f.get("event") == "SyncStatusUpdated"]
+        assert live and live[0]["id"] == live_id
