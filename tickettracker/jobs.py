@@ -141,11 +141,9 @@ def _fail(redis: Any, run_id: str, reason: str, *, retry: bool, settings: Any) -
 
 
 def _after_success(run_id: str) -> None:
-    """Record a KPI snapshot after a successful sync, when the cockpit is installed."""
-    try:
-        from .snapshots import take_snapshot
-    except ImportError:
-        return
+    """Record a KPI snapshot after a successful sync, for the cockpit's trends."""
+    from .snapshots import take_snapshot
+
     try:
         take_snapshot("sync", run_id)
     except Exception as exc:  # noqa: BLE001 - a snapshot failure must not fail the sync

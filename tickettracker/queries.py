@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Mapping
 
 from sqlalchemy import ColumnElement, and_, func, literal, or_, select, tuple_
@@ -27,7 +27,16 @@ SORTS: dict[str, Any] = {
     "due": lambda: func.coalesce(Ticket.due_by, FAR_FUTURE),
     "priority": lambda: func.coalesce(Ticket.priority_code, -1),
 }
-FILTER_KEYS = ("source", "status", "priority", "group", "assignee", "project", "overdue", "q")
+FILTER_KEYS = ("source", "status", "priority", "group", "assignee", "project", "overdue", "q",
+               "at_risk", "fr_overdue", "unassigned", "escalated", "age", "stuck",
+               "created_from", "created_to", "resolved_from", "resolved_to")
+FLAG_VALUES = ("1", "true", "yes", "on")
+AT_RISK_WITHIN = timedelta(hours=24)
+STUCK_AFTER = timedelta(days=3)
+# Age buckets of the cockpit, as [min_days, max_days) since creation; None means no upper bound.
+AGE_BUCKETS: dict[str, tuple[int, int | None]] = {
+    "0-2": (0, 3), "3-7": (3, 8), "8-14": (8, 15), "15-30": (15, 31), "over-30": (31, None),
+}
 
 
 class BadQuery(ValueError):
@@ -84,7 +93,7 @@ class TicketPage:
     next_cursor: str | None
 
 
-def encode_cursor(value: Any, row_id: int) -> str:
+def encode_cursor(value: Any, row_id: int | str) -> str:
     """Encode a (sort value, id) position as an opaque URL-safe token."""
     if isinstance(value, datetime):
         payload = {"t": value.isoformat(), "id": row_id}
@@ -93,13 +102,16 @@ def encode_cursor(value: Any, row_id: int) -> str:
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
 
 
-def decode_cursor(token: str) -> tuple[Any, int]:
+def decode_cursor(token: str) -> tuple[Any, Any]:
     """Decode a cursor token or raise BadQuery."""
     try:
         padded = token + "=" * (-len(token) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
         value = datetime.fromisoformat(payload["t"]) if "t" in payload else payload["v"]
-        return value, int(payload["id"])
+        row_id = payload["id"]
+        if not isinstance(row_id, (int, str)):
+            raise TypeError(row_id)
+        return value, row_id
     except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError):
         raise BadQuery("cursor is not valid; start again from the first page") from None
 
@@ -125,11 +137,76 @@ def _filter_clauses(query: TicketQuery, now: datetime) -> list[ColumnElement[boo
         clauses.append(Ticket.assignee == f["assignee"])
     if "project" in f:
         clauses.append(Ticket.project == f["project"])
-    if f.get("overdue") in ("1", "true", "yes", "on"):
-        clauses.append(and_(Ticket.due_by < now, Ticket.status_category.in_(OPEN_CATEGORIES)))
+    if f.get("overdue") in FLAG_VALUES:
+        clauses.append(overdue_clause(now))
     if "q" in f:
         pattern = "%" + f["q"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         clauses.append(or_(Ticket.subject.ilike(pattern, escape="\\"), Ticket.external_id.ilike(pattern, escape="\\")))
+    return clauses + cockpit_clauses(f, now)
+
+
+def open_clause() -> ColumnElement[bool]:
+    """Match items in any open status category."""
+    return Ticket.status_category.in_(OPEN_CATEGORIES)
+
+
+def overdue_clause(now: datetime) -> ColumnElement[bool]:
+    """Match open items whose due time has passed."""
+    return and_(Ticket.due_by < now, open_clause())
+
+
+def at_risk_clause(now: datetime) -> ColumnElement[bool]:
+    """Match open items due within the next 24 hours (not yet overdue)."""
+    return and_(Ticket.due_by >= now, Ticket.due_by < now + AT_RISK_WITHIN, open_clause())
+
+
+def fr_overdue_clause(now: datetime) -> ColumnElement[bool]:
+    """Match open items whose first-response due time has passed without a first response."""
+    return and_(Ticket.fr_due_by < now, Ticket.first_responded_at.is_(None), open_clause())
+
+
+def unassigned_clause() -> ColumnElement[bool]:
+    """Match items without an assignee."""
+    return or_(Ticket.assignee.is_(None), Ticket.assignee == "")
+
+
+def stuck_clause(now: datetime) -> ColumnElement[bool]:
+    """Match open items not updated for three days."""
+    return and_(Ticket.updated_at < now - STUCK_AFTER, open_clause())
+
+
+def age_clause(bucket: str, now: datetime) -> ColumnElement[bool]:
+    """Match items whose age since creation falls in the named bucket."""
+    if bucket not in AGE_BUCKETS:
+        raise BadQuery(f"age must be one of {', '.join(AGE_BUCKETS)}")
+    low, high = AGE_BUCKETS[bucket]
+    clause = Ticket.created_at <= now - timedelta(days=low)
+    return clause if high is None else and_(clause, Ticket.created_at > now - timedelta(days=high))
+
+
+def day_start(value: str, name: str) -> datetime:
+    """Parse a YYYY-MM-DD filter value as midnight UTC or raise BadQuery."""
+    try:
+        return datetime.combine(date.fromisoformat(value), datetime.min.time(), timezone.utc)
+    except ValueError:
+        raise BadQuery(f"{name} must be a date like 2026-01-31") from None
+
+
+def cockpit_clauses(f: Mapping[str, str], now: datetime) -> list[ColumnElement[bool]]:
+    """Return the clauses of the filters the cockpit links use (date ranges include both end days)."""
+    flags = {"at_risk": at_risk_clause, "fr_overdue": fr_overdue_clause, "stuck": stuck_clause}
+    clauses = [build(now) for key, build in flags.items() if f.get(key) in FLAG_VALUES]
+    if f.get("unassigned") in FLAG_VALUES:
+        clauses.append(unassigned_clause())
+    if f.get("escalated") in FLAG_VALUES:
+        clauses.append(Ticket.is_escalated.is_(True))
+    if "age" in f:
+        clauses.append(age_clause(f["age"], now))
+    for column, name in ((Ticket.created_at, "created"), (Ticket.resolved_at, "resolved")):
+        if f.get(f"{name}_from"):
+            clauses.append(column >= day_start(f[f"{name}_from"], f"{name}_from"))
+        if f.get(f"{name}_to"):
+            clauses.append(column < day_start(f[f"{name}_to"], f"{name}_to") + timedelta(days=1))
     return clauses
 
 
@@ -140,6 +217,8 @@ def ticket_page(query: TicketQuery, now: datetime | None = None) -> TicketPage:
     stmt = select(Ticket).where(*_filter_clauses(query, now))
     if query.cursor:
         value, row_id = decode_cursor(query.cursor)
+        if not isinstance(row_id, int):
+            raise BadQuery("cursor is not valid; start again from the first page")
         position = tuple_(sort_expr, Ticket.id)
         bound = tuple_(literal(value), literal(row_id))
         stmt = stmt.where(position < bound if query.direction == "desc" else position > bound)
@@ -169,7 +248,7 @@ def filter_options(view: str) -> dict[str, list[str]]:
     base = and_(Ticket.source.in_(sources), Ticket.is_deleted.is_(False), Ticket.is_spam.is_(False))
     options: dict[str, list[str]] = {}
     for name, column in (("status", Ticket.status_label), ("priority", Ticket.priority_label),
-                         ("group", Ticket.group_name), ("project", Ticket.project)):
+                         ("group", Ticket.group_name), ("project", Ticket.project), ("assignee", Ticket.assignee)):
         values = db.session.scalars(
             select(column).where(base, column.is_not(None)).distinct().order_by(column).limit(200)
         )

@@ -41,12 +41,11 @@ def tick(app: Flask) -> list[str]:
 
 
 def _daily_snapshot() -> list[str]:
-    try:
-        from .snapshots import take_snapshot
-    except ImportError:
-        return []
-    snapshot = take_snapshot("daily")
-    return [] if snapshot is None else []
+    """Take today's KPI snapshot once (take_snapshot is idempotent per day)."""
+    from .snapshots import take_snapshot
+
+    take_snapshot("daily")
+    return []
 
 
 def main(argv: list[str] | None = None) -> int:
