@@ -146,7 +146,23 @@ def app(app_config: dict[str, str], database_url: str, redis_url: str):
 
 @pytest.fixture()
 def client(app):
-    """A test client for the app."""
+    """A test client signed in as an admin (user `admin`)."""
+    from tests.live import signed_in_client
+
+    return signed_in_client(app, "admin", "admin")
+
+
+@pytest.fixture()
+def viewer_client(app):
+    """A test client signed in as a viewer (user `viewer`)."""
+    from tests.live import signed_in_client
+
+    return signed_in_client(app, "viewer", "viewer")
+
+
+@pytest.fixture()
+def anon_client(app):
+    """A test client nobody signed in to."""
     return app.test_client()
 
 

@@ -7,7 +7,6 @@ import sys
 import time
 
 import pytest
-import requests
 
 from tests.live import wait_until
 from tickettracker import runs
@@ -59,9 +58,10 @@ def _start_stack(processes, sim, workers: int = 2, scheduler: bool = False) -> s
 def test_two_types_run_at_once_and_fill_the_cache(app, processes, simulator):
     simulator.vendor("jira").set_rate_limit(40, window_seconds=2)
     base = _start_stack(processes, simulator)
+    http = processes.admin_session(base)
     started = time.monotonic()
-    incidents = requests.post(f"{base}/api/governance/sync", timeout=10)
-    jira = requests.post(f"{base}/api/jira/sync", timeout=10)
+    incidents = http.post(f"{base}/api/governance/sync", timeout=10)
+    jira = http.post(f"{base}/api/jira/sync", timeout=10)
     assert time.monotonic() - started < 2.0
     assert incidents.status_code == jira.status_code == 202
     first, second = incidents.json()["jobId"], jira.json()["jobId"]
@@ -73,7 +73,7 @@ def test_two_types_run_at_once_and_fill_the_cache(app, processes, simulator):
         assert run.status == SyncStatus.COMPLETED, run.error
     for source in ("freshservice", "freshdesk", "jira"):
         assert _cache_keys(app, source) == set(simulator.vendor(source).truth())
-    status = requests.get(f"{base}/api/sync/status", timeout=10).json()["types"]
+    status = http.get(f"{base}/api/sync/status", timeout=10).json()["types"]
     assert status["JIRA"]["last"]["jobId"] == second and status["JIRA"]["status"] == SyncStatus.IDLE
 
 
@@ -88,9 +88,10 @@ def _both_overlapped(app, first: str, second: str) -> bool:
 def test_cancel_mid_sync_stops_within_a_page_and_keeps_committed_pages(app, processes, simulator):
     simulator.vendor("jira").set_rate_limit(20, window_seconds=2)
     base = _start_stack(processes, simulator)
-    job_id = requests.post(f"{base}/api/jira/sync", timeout=10).json()["jobId"]
+    http = processes.admin_session(base)
+    job_id = http.post(f"{base}/api/jira/sync", timeout=10).json()["jobId"]
     wait_until(lambda: _run(app, job_id).fetched > 0, timeout=30, what="first page committed")
-    assert requests.post(f"{base}/api/sync/jobs/{job_id}/cancel", timeout=10).status_code == 202
+    assert http.post(f"{base}/api/sync/jobs/{job_id}/cancel", timeout=10).status_code == 202
     run = _wait_terminal(app, job_id, timeout=30)
     assert run.status == SyncStatus.CANCELLED
     kept = _cache_keys(app, "jira")
@@ -105,7 +106,8 @@ def test_cancel_mid_sync_stops_within_a_page_and_keeps_committed_pages(app, proc
 def test_kill_9_of_the_worker_mid_sync_is_recovered(app, processes, simulator, after_pages):
     simulator.vendor("jira").set_rate_limit(30, window_seconds=2)
     base = _start_stack(processes, simulator, scheduler=True)
-    job_id = requests.post(f"{base}/api/jira/sync", timeout=10).json()["jobId"]
+    http = processes.admin_session(base)
+    job_id = http.post(f"{base}/api/jira/sync", timeout=10).json()["jobId"]
     wait_until(lambda: _run(app, job_id).fetched >= after_pages * 10, timeout=60, what="pages committed")
     processes.kill("worker", signal.SIGKILL)
     killed_at = time.monotonic()
@@ -130,12 +132,13 @@ def _retry_of(app, job_id: str) -> SyncRun | None:
 def test_configuration_error_fails_clearly_and_is_not_retried(app, processes, simulator):
     simulator.vendor("jira").set_bad_token(True)
     base = _start_stack(processes, simulator)
-    job_id = requests.post(f"{base}/api/jira/sync", timeout=10).json()["jobId"]
+    http = processes.admin_session(base)
+    job_id = http.post(f"{base}/api/jira/sync", timeout=10).json()["jobId"]
     run = _wait_terminal(app, job_id)
     assert run.status == SyncStatus.FAILED and "JIRA_API_TOKEN" in run.error
     time.sleep(2)
     assert _retry_of(app, job_id) is None
-    log = requests.get(f"{base}/api/sync/jobs/{job_id}/log", timeout=10).json()["lines"]
+    log = http.get(f"{base}/api/sync/jobs/{job_id}/log", timeout=10).json()["lines"]
     assert any("JIRA_API_TOKEN" in line["message"] for line in log)
     assert simulator.credentials["jira"]["api_token"] not in str(log)
 
@@ -144,7 +147,8 @@ def test_transient_vendor_failure_is_retried_with_attempts_recorded(app, process
     simulator.vendor("jira").inject("503", count=3)
     processes.env.update({"HTTP_MAX_RETRIES": "1", "HTTP_BACKOFF_SECONDS": "0.05", "HTTP_BACKOFF_MAX_SECONDS": "0.1"})
     base = _start_stack(processes, simulator, scheduler=True)
-    job_id = requests.post(f"{base}/api/jira/sync", timeout=10).json()["jobId"]
+    http = processes.admin_session(base)
+    job_id = http.post(f"{base}/api/jira/sync", timeout=10).json()["jobId"]
     first = _wait_terminal(app, job_id)
     assert first.status == SyncStatus.FAILED and "503" in first.error, first.error
     retry = wait_until(lambda: _retry_of(app, job_id), timeout=30, what="the automatic retry")

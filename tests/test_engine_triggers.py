@@ -6,9 +6,9 @@ import threading
 from datetime import timedelta
 
 import pytest
-import requests
 from redis import Redis
 
+from tests.live import signed_in_client
 from tickettracker import create_app, runs
 from tickettracker.engine import recover
 from tickettracker.extensions import db, redis_client
@@ -34,13 +34,14 @@ def test_trigger_answers_202_with_job_id_and_queues_one_rq_job(app, client):
 
 def test_twenty_concurrent_triggers_from_two_web_processes_make_one_run(app, processes):
     bases = [processes.start_web("web1"), processes.start_web("web2")]
+    sessions = [processes.admin_session(base) for base in bases]
     answers: list[dict] = []
     lock = threading.Lock()
     barrier = threading.Barrier(20)
 
     def fire(index: int) -> None:
         barrier.wait()
-        body = requests.post(f"{bases[index % 2]}/api/jira/sync", timeout=20).json()
+        body = sessions[index % 2].post(f"{bases[index % 2]}/api/jira/sync", timeout=20).json()
         with lock:
             answers.append(body)
 
@@ -87,7 +88,7 @@ def test_redis_down_gives_503_pages_keep_working_and_recovery_after(app_config, 
 
     port = own_valkey.port
     app = create_app({**app_config, "REDIS_URL": f"redis://127.0.0.1:{port}/0"})
-    client = app.test_client()
+    client = signed_in_client(app, "admin")
     own_valkey.stop()
     response = client.post("/api/governance/sync")
     assert response.status_code == 503
@@ -99,6 +100,7 @@ def test_redis_down_gives_503_pages_keep_working_and_recovery_after(app_config, 
     again = ValkeyServer(port=port, data_dir=tmp_path / "valkey2")
     again.start()
     try:
+        client = signed_in_client(app, "admin")  # sessions live in Redis: a Redis that lost its data signs people out
         assert client.post("/api/governance/sync").status_code == 202
     finally:
         again.stop()

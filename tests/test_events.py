@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import threading
 
-import requests
-
 from tickettracker.events import parse_id, publish, replay
 from tickettracker.extensions import redis_client
 
@@ -74,7 +72,8 @@ def _read_frames(lines, wanted: int, event: str = "SyncStatusUpdated") -> list[d
 def test_sse_endpoint_replays_after_last_event_id_then_streams_live(app, processes):
     ids = _publish_many(app, 5)
     base = processes.start_web()
-    with requests.get(f"{base}/events", headers={"Last-Event-ID": ids[2]}, stream=True, timeout=20) as response:
+    http = processes.admin_session(base)
+    with http.get(f"{base}/events", headers={"Last-Event-ID": ids[2]}, stream=True, timeout=20) as response:
         assert response.headers["Content-Type"].startswith("text/event-stream")
         assert response.headers["X-Accel-Buffering"] == "no"
         lines = response.iter_lines(decode_unicode=True, chunk_size=1)

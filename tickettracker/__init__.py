@@ -37,6 +37,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     init_redis(app)
 
+    from .auth import init_auth
+    from .security import init_security
+
+    init_security(app)
+    init_auth(app)
+
     from .views import register_blueprints
 
     register_blueprints(app)

@@ -1,4 +1,4 @@
-"""First-run preparation of an instance: default schedules (and, later, the demo admin)."""
+"""First-run preparation of an instance: default schedules and, in demo mode, the demo admin."""
 
 from __future__ import annotations
 
@@ -9,5 +9,8 @@ from .schedule import ensure_schedule_rows
 
 def prepare_instance(app: Flask) -> list[str]:
     """Create what a fresh instance needs; return lines to show the operator."""
-    ensure_schedule_rows(app.extensions["tt_settings"])
-    return []
+    settings = app.extensions["tt_settings"]
+    ensure_schedule_rows(settings)
+    from .auth.demo import demo_admin_lines, first_run_lines
+
+    return demo_admin_lines() if settings.demo_mode else first_run_lines()

@@ -27,3 +27,7 @@ def register_cli(app: Flask) -> None:
     from .sync_cli import sync_cli
 
     app.cli.add_command(sync_cli)
+
+    from .users_cli import users_cli
+
+    app.cli.add_command(users_cli)

@@ -167,6 +167,7 @@ class Settings:
     rate_limit_window_seconds: float = 60.0
     session_cookie_secure: bool = True
     session_hours: int = 12
+    proxy_count: int = 0
     page_size: int = 50
     log_level: str = "INFO"
     extra: dict[str, Any] = field(default_factory=dict)
@@ -277,6 +278,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, use_dotenv: boo
         rate_limit_window_seconds=_float(env, "RATE_LIMIT_WINDOW_SECONDS", 60.0, 1.0, 3600.0),
         session_cookie_secure=_bool(env, "SESSION_COOKIE_SECURE", True),
         session_hours=_int(env, "SESSION_HOURS", 12, 1, 24 * 30),
+        proxy_count=_int(env, "PROXY_COUNT", 0, 0, 5),
         page_size=_int(env, "PAGE_SIZE", 50, 10, 500),
         log_level=_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
         extra=extra,

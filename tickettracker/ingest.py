@@ -36,7 +36,7 @@ SELECT count(*) FILTER (WHERE up.inserted AND NOT up.gone),
        count(*) FILTER (WHERE up.gone AND NOT coalesce(prev.was_gone, false)),
        count(*)
 FROM up LEFT JOIN prev ON prev.source = up.source AND prev.external_id = up.external_id
-"""  # noqa: S608 - identifiers come from the constant COLUMNS tuple, values travel by COPY
+"""  # noqa: S608 - identifiers come from the constant COLUMNS tuple, values travel by COPY  # nosec B608
 SAVE_CURSOR_SQL = text("""
 INSERT INTO sync_cursors (source, watermark, advanced_at, state) VALUES (:source, :watermark, now(), :state)
 ON CONFLICT (source) DO UPDATE
@@ -102,7 +102,7 @@ def _upsert(records: Sequence[TicketRecord]) -> WriteResult:
     """COPY the page into a temp table and upsert it in one statement."""
     raw = _driver_connection()
     with raw.cursor() as cur:
-        cur.execute(f"CREATE TEMP TABLE _tt_page ON COMMIT DROP AS SELECT {_COLS} FROM tickets "  # noqa: S608
+        cur.execute(f"CREATE TEMP TABLE _tt_page ON COMMIT DROP AS SELECT {_COLS} FROM tickets "  # noqa: S608  # nosec B608
                     "WITH NO DATA")
         with cur.copy(f"COPY _tt_page ({_COLS}) FROM STDIN") as copy:
             for record in records:

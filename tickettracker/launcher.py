@@ -79,7 +79,7 @@ def _wait_ready(url: str, group: ProcessGroup, timeout: float = 60.0) -> bool:
         if group.exited():
             return False
         try:
-            with urllib.request.urlopen(url + "health", timeout=1) as response:  # noqa: S310 - our own URL
+            with urllib.request.urlopen(url + "health", timeout=1) as response:  # noqa: S310 - our own URL  # nosec B310
                 if response.status == 200:
                     return True
         except OSError:

@@ -92,7 +92,7 @@ class VendorSimulator:
             if name in self._servers:
                 continue
             server = make_server(self.host, self.ports.get(name, 0), app, threaded=True, request_handler=QuietHandler)
-            host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host  # noqa: S104 - compare only
+            host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host  # noqa: S104 - compare only  # nosec B104
             app.base_url = f"http://{host}:{server.port}"
             thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                                       name=f"sim-{name}", daemon=True)

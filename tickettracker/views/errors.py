@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..services import ServiceUnavailable
 
 MESSAGES = {
     400: "The request was not understood.",
+    401: "Sign in to continue.",
     403: "You do not have permission to do that.",
     404: "There is nothing at this address.",
     405: "That method is not allowed here.",
@@ -16,6 +18,8 @@ MESSAGES = {
     500: "Something went wrong on our side. The error has been logged.",
     503: "A service the app depends on is not reachable right now.",
 }
+CSRF_MESSAGE = "This form has expired or did not come from this site. Reload the page and try again."
+KEPT_HEADERS = ("Retry-After", "WWW-Authenticate")
 
 
 def _wants_json() -> bool:
@@ -34,8 +38,12 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         code = exc.code or 500
-        message = exc.description if code in (400, 429, 503) and exc.description else MESSAGES.get(code, exc.name)
-        return _respond(code, message)
+        message = exc.description if code in (400, 401, 429, 503) and exc.description else MESSAGES.get(code, exc.name)
+        response = make_response(_respond(code, CSRF_MESSAGE if isinstance(exc, CSRFError) else message))
+        for name, value in exc.get_headers():
+            if name in KEPT_HEADERS:
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(ServiceUnavailable)
     def service_down(exc: ServiceUnavailable):
