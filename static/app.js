@@ -1,22 +1,197 @@
-// Small client behaviour: theme persistence. Live sync behaviour lives in sync.js.
+// Page-wide behaviour without inline scripts: theme, toasts (timed, pausable, de-duplicated), local times, and the
+// loading and error states of htmx-swapped tables. Loaded in <head> (not deferred) so the theme applies before paint.
+// Live sync behaviour lives in sync.js.
 (function () {
   "use strict";
-  var KEY = "tickettracker-theme";
-  function apply(theme) {
+  var THEME_KEY = "tickettracker-theme";
+  var SHOWN_KEY = "tt-toasts-shown";
+  var TIMEOUTS = { error: 7000, warning: 7000, success: 5000, info: 5000 };
+  var ticking = null;
+  var lastTick = 0;
+
+  function applyTheme(theme) {
     document.documentElement.setAttribute("data-theme", theme);
   }
-  var saved = null;
-  try { saved = localStorage.getItem(KEY); } catch (e) { saved = null; }
-  if (saved === "dark" || saved === "light") {
-    apply(saved);
-  } else if (window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches) {
-    apply("dark");
+
+  function initTheme() {
+    var saved = null;
+    try { saved = localStorage.getItem(THEME_KEY); } catch (e) { saved = null; }
+    if (saved === "dark" || saved === "light") {
+      applyTheme(saved);
+    } else if (window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches) {
+      applyTheme("dark");
+    }
   }
-  document.addEventListener("click", function (event) {
-    var button = event.target.closest("[data-theme-toggle]");
-    if (!button) { return; }
+
+  function toggleTheme() {
     var next = document.documentElement.getAttribute("data-theme") === "dark" ? "light" : "dark";
-    apply(next);
-    try { localStorage.setItem(KEY, next); } catch (e) { /* private mode */ }
+    applyTheme(next);
+    try { localStorage.setItem(THEME_KEY, next); } catch (e) { /* private mode */ }
+    document.dispatchEvent(new CustomEvent("tt:themechange", { detail: { theme: next } }));
+  }
+
+  // ---- toasts ---------------------------------------------------------------------------------------------------
+  function shownKeys() {
+    try { return JSON.parse(sessionStorage.getItem(SHOWN_KEY) || "[]"); } catch (e) { return []; }
+  }
+
+  function firstShowing(key) {
+    var keys = shownKeys();
+    if (keys.indexOf(key) >= 0) { return false; }
+    keys.push(key);
+    try { sessionStorage.setItem(SHOWN_KEY, JSON.stringify(keys.slice(-100))); } catch (e) { /* full */ }
+    return true;
+  }
+
+  function isPaused() {
+    var box = document.getElementById("toasts");
+    return document.visibilityState === "hidden" || !box || box.matches(":hover") ||
+      box.contains(document.activeElement);
+  }
+
+  function dismiss(toast) {
+    if (toast.classList.contains("toast-leaving")) { return; }
+    toast.classList.add("toast-leaving");
+    window.setTimeout(function () { toast.remove(); }, 180);
+  }
+
+  function tick() {
+    var now = Date.now();
+    var elapsed = now - lastTick;
+    lastTick = now;
+    var items = document.querySelectorAll("#toasts .toast:not(.toast-leaving)");
+    if (!items.length) { window.clearInterval(ticking); ticking = null; return; }
+    if (isPaused()) { return; }
+    items.forEach(function (toast) {
+      var left = Number(toast.dataset.remaining) - elapsed;
+      if (left <= 0) { dismiss(toast); } else { toast.dataset.remaining = String(left); }
+    });
+  }
+
+  function adoptToast(toast) {
+    if (toast.dataset.adopted) { return; }
+    toast.dataset.adopted = "1";
+    var key = toast.dataset.toastKey;
+    if (key && !firstShowing(key)) { toast.remove(); return; }
+    toast.dataset.remaining = toast.dataset.toastTimeout || "5000";
+    if (!ticking) { lastTick = Date.now(); ticking = window.setInterval(tick, 100); }
+  }
+
+  function toast(level, title, text, link) {
+    var box = document.getElementById("toasts");
+    if (!box) { return null; }
+    var el = document.createElement("div");
+    el.className = "toast toast-" + level;
+    el.setAttribute("role", level === "error" ? "alert" : "status");
+    el.dataset.toastTimeout = String(TIMEOUTS[level] || 5000);
+    el.appendChild(Object.assign(document.createElement("span"),
+      { className: "toast-icon", textContent: { success: "✓", error: "!", warning: "!" }[level] || "i" }))
+      .setAttribute("aria-hidden", "true");
+    var body = el.appendChild(Object.assign(document.createElement("div"), { className: "toast-body" }));
+    body.appendChild(Object.assign(document.createElement("strong"), { textContent: title }));
+    if (text) { body.appendChild(document.createTextNode(" " + text)); }
+    if (link) { body.appendChild(document.createTextNode(" ")); body.appendChild(Object.assign(document.createElement("a"), link)); }
+    var close = el.appendChild(Object.assign(document.createElement("button"),
+      { type: "button", className: "toast-close", textContent: "×" }));
+    close.setAttribute("aria-label", "Dismiss notification");
+    close.dataset.toastClose = "";
+    box.appendChild(el);
+    adoptToast(el);
+    return el;
+  }
+
+  // ---- local times, busy and error states of swapped regions ----------------------------------------------------
+  function localTime(node) {
+    if (node.dataset.localized) { return; }
+    var date = new Date(node.getAttribute("datetime"));
+    if (isNaN(date.getTime())) { return; }
+    var today = date.toDateString() === new Date().toDateString();
+    var opts = { hour: "2-digit", minute: "2-digit" };
+    if (node.dataset.localTime === "seconds") { opts.second = "2-digit"; }
+    if (!today) { opts.year = "numeric"; opts.month = "short"; opts.day = "numeric"; }
+    node.dataset.localized = "1";
+    node.title = date.toLocaleString();
+    node.textContent = date.toLocaleString([], opts);
+  }
+
+  function adopt(root) {
+    if (root.nodeType !== 1) { return; }
+    if (root.matches(".toast")) { adoptToast(root); }
+    if (root.matches("time[data-local-time]")) { localTime(root); }
+    root.querySelectorAll("#toasts .toast, .toasts .toast").forEach(adoptToast);
+    root.querySelectorAll("time[data-local-time]").forEach(localTime);
+    document.dispatchEvent(new CustomEvent("tt:adopt", { detail: { root: root } }));
+  }
+
+  function regionNotice(target, message, retryPath) {
+    var region = target && target.closest ? target.closest(".table-region") : null;
+    var notice = region && region.querySelector(".table-notice");
+    if (!notice) {
+      toast("error", "Request failed.", message);
+      return;
+    }
+    notice.textContent = "";
+    notice.className = "table-notice table-notice-error";
+    notice.appendChild(Object.assign(document.createElement("span"), { textContent: message }));
+    if (retryPath) {
+      var retry = notice.appendChild(Object.assign(document.createElement("a"),
+        { className: "button", href: retryPath, textContent: "Try again" }));
+      retry.setAttribute("data-retry", "");
+    }
+  }
+
+  function requestFailed(event, why) {
+    var detail = event.detail || {};
+    var elt = detail.elt;
+    if (elt && elt.matches && elt.matches("[data-own-feedback]")) { return; }
+    var config = detail.requestConfig || {};
+    var path = config.verb === "get" ? (detail.pathInfo && detail.pathInfo.finalRequestPath) || config.path : null;
+    regionNotice(detail.target || elt, why, path);
+  }
+
+  function busy(event, on) {
+    var target = event.detail && event.detail.target;
+    if (target && target.matches && target.matches("[aria-busy]")) { target.setAttribute("aria-busy", on ? "true" : "false"); }
+    if (on && target && target.closest) {
+      var notice = target.closest(".table-region") && target.closest(".table-region").querySelector(".table-notice");
+      if (notice) { notice.textContent = ""; notice.className = "table-notice"; }
+    }
+  }
+
+  function wire() {
+    document.addEventListener("htmx:beforeRequest", function (e) { busy(e, true); });
+    document.addEventListener("htmx:afterRequest", function (e) { busy(e, false); });
+    document.addEventListener("htmx:responseError", function (e) {
+      requestFailed(e, "Could not load this (the server answered " + e.detail.xhr.status + ").");
+    });
+    document.addEventListener("htmx:sendError", function (e) {
+      requestFailed(e, "Could not reach the server. Check the connection and try again.");
+    });
+    document.addEventListener("htmx:oobAfterSwap", function (e) {
+      var target = e.detail && e.detail.target;
+      if (target && target.tagName === "SELECT") {
+        var chosen = target.querySelector("option[selected]");
+        target.value = chosen ? chosen.value : "";
+      }
+    });
+    document.body.addEventListener("showToast", function (e) {
+      var d = e.detail || {};
+      if (e.target && e.target.closest && e.target.closest("[data-own-feedback]")) { return; }
+      toast(d.level || "info", d.title || d.message || "", d.title ? d.message : "");
+    });
+    new MutationObserver(function (records) {
+      records.forEach(function (r) { r.addedNodes.forEach(adopt); });
+    }).observe(document.body, { childList: true, subtree: true });
+    adopt(document.body);
+  }
+
+  document.documentElement.classList.add("js");
+  initTheme();
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-theme-toggle]")) { toggleTheme(); return; }
+    var close = event.target.closest("[data-toast-close]");
+    if (close) { dismiss(close.closest(".toast")); }
   });
+  document.addEventListener("DOMContentLoaded", wire);
+  window.tt = { toast: toast, dismissToast: dismiss };
 })();

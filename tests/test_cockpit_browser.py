@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from playwright import sync_api
 from werkzeug.serving import make_server
 
 from tests.factories import make_ticket
@@ -20,8 +21,6 @@ from tickettracker.snapshots import take_snapshot
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
-sync_api = pytest.importorskip("playwright.sync_api")
 
 CANVAS_INK = """canvas => {
   const ctx = canvas.getContext("2d");

@@ -7,8 +7,13 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     """Register every blueprint and the error handlers."""
-    from . import api, errors, pages
+    from . import api, auth, cockpit, errors, pages, stream, sync_api, sync_pages
 
+    app.register_blueprint(cockpit.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(sync_api.bp)
+    app.register_blueprint(stream.bp)
+    app.register_blueprint(sync_pages.bp)
+    app.register_blueprint(auth.bp)
     errors.register(app)

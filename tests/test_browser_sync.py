@@ -1,0 +1,323 @@
+"""The original system's manual sync checklist, automated in headless Chromium against the real stack.
+
+One module-wide stack: the vendor simulator (in this process, small data), `python worker.py` (real RQ workers) and
+gunicorn with the production config (gevent). Every test starts from an empty cache and an idle sync engine.
+Screenshots of the main states go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from sqlalchemy import select
+
+from tests.live import ADMIN, Processes, _answers, ensure_user, login, signed_in_session, wait_until
+from tickettracker import create_app, runs
+from tickettracker.extensions import db
+from tickettracker.models import ACTIVE_STATUSES, SyncRun
+from tickettracker.simulator import VendorSimulator
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SIZES = {"freshservice": 40, "freshdesk": 40, "jira": 60}
+RESET_TABLES = "sync_logs, sync_runs, sync_cursors, tickets, kpi_snapshots"
+
+
+@dataclass
+class Stack:
+    """The running stack and handles to steer it."""
+
+    base: str
+    sim: VendorSimulator
+    procs: Processes
+    app: object
+    browser: Browser
+    errors: list[str] = field(default_factory=list)
+
+    def slow(self, per_minute: int, *vendors: str) -> None:
+        """Give vendors a request budget the connectors pace themselves to (a slower sync)."""
+        for name in vendors:
+            self.sim.vendor(name).set_rate_limit(per_minute, 60)
+
+    def context(self, clock: bool = False) -> BrowserContext:
+        """Return a fresh browser context (optionally with a controllable clock)."""
+        context = self.browser.new_context(viewport={"width": 1280, "height": 800}, base_url=self.base)
+        if clock:
+            context.clock.install()
+        page = context.new_page()
+        login(page, self.base)
+        page.close()
+        return context
+
+    def open(self, context: BrowserContext, path: str) -> Page:
+        """Open a page (recording console errors) and wait until its event stream is connected."""
+        page = context.new_page()
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+        page.on("response", lambda r: r.status >= 500 and self.errors.append(f"HTTP {r.status} {r.url}"))
+        page.goto(path)
+        wait_stream(page)
+        return page
+
+    def run_status(self, sync_type: str) -> int | None:
+        """Return the status of the newest run of a type."""
+        with self.app.app_context():
+            try:
+                return db.session.scalars(select(SyncRun.status).where(SyncRun.type == sync_type)
+                                          .order_by(SyncRun.queued_at.desc()).limit(1)).first()
+            finally:
+                db.session.remove()
+
+
+def wait_stream(page: Page) -> None:
+    """Wait until the page's EventSource is open (the layout marks <html data-stream="up">)."""
+    page.wait_for_selector("html[data-stream='up']", state="attached", timeout=10000)
+
+
+def freeze(page: Page) -> None:
+    """Stop the page's fake clock at its current time, so only fast_forward/run_for move timers (no flakes)."""
+    now_ms = page.evaluate("Date.now()")
+    page.clock.pause_at(datetime.fromtimestamp(now_ms / 1000 + 0.05, tz=timezone.utc))
+
+
+def shot(page: Page, name: str) -> None:
+    """Save a screenshot of the viewport to test-artifacts/."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def state(page: Page, sync_type: str):
+    """Return the status widget of a type."""
+    return page.locator(f"#sync-status-{sync_type}")
+
+
+def _env(database_url: str, redis_url: str, folder: Path) -> dict[str, str]:
+    return {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": "browser-" + "k" * 32,
+            "INSTANCE_PATH": str(folder / "instance"), "SESSION_COOKIE_SECURE": "false", "DEMO_MODE": "false",
+            "SYNC_PAGE_SIZE": "10", "SYNC_MAX_RETRIES": "0", "LOG_LEVEL": "warning"}
+
+
+@pytest.fixture(scope="module")
+def stack(database_url, redis_url, tmp_path_factory):
+    """Simulator, worker and gunicorn web for the whole module; a Chromium browser. All stopped, even on errors."""
+    folder = tmp_path_factory.mktemp("browser")
+    (folder / "logs").mkdir()
+    sim = VendorSimulator(seed=1, sizes=SIZES).start()
+    env = _env(database_url, redis_url, folder) | sim.settings_env()
+    procs = Processes(env, folder / "logs")
+    app = create_app(env)
+    try:
+        ensure_user(app, *ADMIN, "admin")
+        procs.start_worker(processes=2)
+        base = procs.start_web(gunicorn=True)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                yield Stack(base, sim, procs, app, browser)
+            finally:
+                browser.close()
+    finally:
+        procs.stop_all()
+        sim.stop()
+        _empty(app, RESET_TABLES + ", users, audit_events")
+
+
+def _empty(app, tables: str = RESET_TABLES) -> None:
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        db.engine.dispose()
+
+
+def _idle(app) -> bool:
+    with app.app_context():
+        try:
+            active = db.session.scalars(select(SyncRun.id).where(
+                SyncRun.status.in_([int(s) for s in ACTIVE_STATUSES]))).all()
+            for run_id in active:
+                runs.request_cancel(run_id)
+            return not active
+        finally:
+            db.session.remove()
+
+
+@pytest.fixture()
+def live(stack: Stack) -> Iterator[Stack]:
+    """The stack with an idle engine, an empty cache and a well-behaved simulator."""
+    wait_until(lambda: _idle(stack.app), timeout=60, what="no sync running")
+    _empty(stack.app)
+    for name in SIZES:
+        vendor = stack.sim.vendor(name)
+        vendor.clear_faults()
+        vendor.set_bad_token(False)
+        vendor.set_rate_limit(None, 60)
+    stack.errors.clear()
+    yield stack
+    bad = [e for e in stack.errors if e.startswith(("uncaught", "HTTP 5")) or "Content Security Policy" in e
+           or any(word in e for word in ("oobErrorNoTarget", "swapError", "evalDisallowed", "targetError"))]
+    assert bad == [], f"the pages had errors: {bad}"
+
+
+def test_sync_then_navigate_away_at_once_the_toast_follows_and_only_that_type_is_busy(live):
+    live.slow(1800, "freshservice", "freshdesk")
+    page = live.open(live.context(), "/incidents")
+    expect(page.locator(".state-empty")).to_contain_text("no incidents")
+    shot(page, "01-incidents-empty")
+    with page.expect_request(lambda r: r.url.endswith("/api/governance/sync")):
+        page.click("#sync-btn-Incidents")
+    page.click("nav >> text=Development")
+    page.wait_for_url("**/development")
+    assert live.run_status("Incidents") in (0, 4), "the sync is not running while the next page shows"
+    expect(state(page, "Incidents")).to_have_attribute("data-state", re.compile("queued|running"))
+    expect(page.locator("#sync-btn-JIRA")).to_be_enabled()
+    expect(page.locator("#sync-btn-Incidents")).to_be_hidden()
+    shot(page, "02-development-while-incidents-sync-runs")
+    done = page.locator(".toast-success", has_text="Incidents sync completed")
+    expect(done).to_be_visible(timeout=30000)
+    expect(state(page, "Incidents")).to_have_attribute("data-state", "completed")
+    shot(page, "03-development-incidents-completed-toast")
+    assert done.count() == 1
+    page.go_back()
+    expect(page.locator("#ticket-rows tr:not(.more-row)")).to_have_count(50)
+
+
+def test_table_refreshes_in_place_keeping_sort_and_scroll_and_the_dashboard_refreshes(live):
+    context = live.context()
+    page = live.open(context, "/development?sort=created&dir=asc")
+    dashboard = live.open(context, "/")
+    dashboard.evaluate("document.getElementById('dashboard-body').dataset.mark = 'old'")
+    page.bring_to_front()
+    page.click("#sync-btn-JIRA")
+    expect(page.locator("#sync-btn-JIRA")).to_be_disabled()
+    expect(page.locator("#sync-btn-JIRA .spinner")).to_be_visible()
+    expect(page.locator(".toast-success", has_text="JIRA sync completed")).to_be_visible(timeout=30000)
+    rows = page.locator("#ticket-rows tr:not(.more-row)")
+    expect(rows).to_have_count(50)
+    expect(page.locator("th[aria-sort='ascending']")).to_contain_text("Created")
+    assert page.url.endswith("/development?sort=created&dir=asc")
+    expect(page.locator("#sync-btn-JIRA")).to_be_enabled()
+    assert page.locator("#filter-project option").count() > 1, "filter menus were not refreshed"
+    expect(dashboard.locator("#dashboard-body:not([data-mark])")).to_have_count(1)
+    page.click("text=Load more")
+    expect(rows).to_have_count(60)
+    page.evaluate("window.scrollTo(0, 900)")
+    live.sim.vendor("jira").mutate(3, seed=7, kinds=("update",))
+    job_id = signed_in_session(live.base, *ADMIN).post(live.base + "/api/jira/sync", timeout=10).json()["jobId"]
+    again = page.locator(f"#sync-status-JIRA[data-job-id='{job_id}']")
+    expect(again).to_have_attribute("data-state", "completed", timeout=30000)
+    expect(page.locator("#ticket-table")).to_have_attribute("aria-busy", "false")
+    expect(rows).to_have_count(60)
+    assert abs(page.evaluate("window.scrollY") - 900) < 5
+    shot(page, "04-development-refreshed-in-place")
+
+
+def test_vendor_failure_shows_an_error_toast_with_reason_and_log_link_timed_and_pausable(live):
+    live.sim.vendor("jira").set_bad_token(True)
+    page = live.open(live.context(clock=True), "/development")
+    page.click("#sync-btn-JIRA")
+    error = page.locator(".toast-error", has_text="JIRA sync failed")
+    expect(error).to_be_visible(timeout=30000)
+    expect(error).to_contain_text("Jira rejected the credentials")
+    expect(state(page, "JIRA")).to_have_attribute("data-state", "failed")
+    expect(page.locator("#sync-btn-JIRA")).to_be_enabled()
+    shot(page, "05-development-failed-toast")
+    freeze(page)
+    page.clock.fast_forward(5500)
+    expect(error).to_be_visible()
+    error.hover()
+    page.clock.fast_forward(4000)
+    expect(error).to_be_visible()
+    page.mouse.move(5, 300)
+    page.clock.fast_forward(2000)
+    page.clock.run_for(300)
+    expect(error).to_have_count(0)
+    expect(state(page, "JIRA")).to_have_attribute("data-state", "idle")
+    expect(state(page, "JIRA")).to_contain_text("Last sync failed")
+    state(page, "JIRA").get_by_role("link", name="View the log").click()
+    page.wait_for_url("**/sync/runs/*")
+    expect(page.locator(".run-error")).to_contain_text("JIRA_API_TOKEN")
+    expect(page.locator("table.log")).to_contain_text("rejected the credentials")
+    shot(page, "06-run-log-page")
+
+
+def test_success_toast_waits_while_the_tab_is_hidden(live):
+    page = live.open(live.context(clock=True), "/development")
+    page.click("#sync-btn-JIRA")
+    done = page.locator(".toast-success", has_text="JIRA sync completed")
+    expect(done).to_be_visible(timeout=30000)
+    freeze(page)
+    page.evaluate("""() => { Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});
+                            document.dispatchEvent(new Event('visibilitychange')); }""")
+    page.clock.fast_forward(6000)
+    expect(done).to_be_visible()
+    page.evaluate("() => { delete document.visibilityState; document.dispatchEvent(new Event('visibilitychange')); }")
+    page.clock.fast_forward(5200)
+    page.clock.run_for(300)
+    expect(done).to_have_count(0)
+
+
+def test_two_tabs_follow_a_reload_mid_sync_shows_it_running_and_cancel_works(live):
+    live.slow(30, "jira")
+    context = live.context()
+    tab, other = live.open(context, "/development"), live.open(context, "/sync")
+    tab.bring_to_front()
+    tab.focus("#sync-btn-JIRA")
+    tab.keyboard.press("Enter")
+    for page in (tab, other):
+        expect(state(page, "JIRA")).to_have_attribute("data-state", "running", timeout=10000)
+    expect(tab.locator("#sync-cancel-JIRA")).to_be_focused()
+    expect(other.locator("#sync-btn-JIRA")).to_be_disabled()
+    expect(other.locator("#sync-btn-Incidents")).to_be_enabled()
+    shot(other, "07-sync-page-jira-running-second-tab")
+    response = tab.reload(wait_until="commit")
+    widget = re.search(r'<div id="sync-status-JIRA".*?</div>', response.text(), re.S)
+    assert widget and 'data-state="running"' in widget.group(0), widget and widget.group(0)
+    expect(tab.locator("#sync-btn-JIRA")).to_be_disabled()
+    expect(state(tab, "JIRA").locator("progress")).to_be_visible()
+    wait_stream(tab)
+    shot(tab, "08-development-reloaded-mid-sync")
+    tab.focus("#sync-cancel-JIRA")
+    tab.keyboard.press("Enter")
+    for page in (tab, other):
+        expect(page.locator(".toast", has_text="JIRA sync cancelled")).to_be_visible(timeout=20000)
+        expect(state(page, "JIRA")).to_have_attribute("data-state", "cancelled")
+        expect(page.locator("#sync-btn-JIRA")).to_be_enabled()
+    expect(other.locator("#history-table .run-status-cancelled")).to_have_count(1)
+    shot(other, "09-sync-page-after-cancel")
+    assert live.run_status("JIRA") == 5
+
+
+def _restart_web(stack: Stack) -> None:
+    """Start gunicorn again on the same port (PORT is still in the children's environment)."""
+    stack.procs.start("web", [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"])
+    wait_until(lambda: _answers(stack.base + "/health"), timeout=30, what="web back")
+
+
+def test_after_a_dropped_stream_the_missed_completion_still_arrives(live):
+    live.slow(120, "jira")
+    page = live.open(live.context(), "/development")
+    page.click("#sync-btn-JIRA")
+    expect(state(page, "JIRA")).to_have_attribute("data-state", "running", timeout=10000)
+    live.procs.kill("web")
+    assert live.run_status("JIRA") == 0, "the sync ended before the stream dropped; nothing to recover"
+    expect(page.locator("#stream-note")).to_be_visible(timeout=10000)
+    shot(page, "10-stream-interrupted")
+    wait_until(lambda: live.run_status("JIRA") == 1, timeout=60, what="the sync to finish while the web is down")
+    _restart_web(live)
+    done = page.locator(".toast-success", has_text="JIRA sync completed")
+    expect(done).to_be_visible(timeout=30000)
+    expect(page.locator("#ticket-rows tr:not(.more-row)")).to_have_count(50)
+    expect(page.locator("#stream-note")).to_be_hidden()
+    expect(state(page, "JIRA")).to_have_attribute("data-state", "completed")
+    assert done.count() == 1
