@@ -5,18 +5,15 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import sys
 import time
 
 from flask import Flask
 from redis.exceptions import RedisError
 
-from . import create_app
-from .config import ConfigError
 from .engine import recover
 from .extensions import db, redis_client
 from .schedule import ensure_schedule_rows, reconcile, scheduler_for, wanted_schedules
-from .services import ServiceUnavailable, check_services
+from .services import checked_app
 
 log = logging.getLogger("tickettracker.scheduler")
 
@@ -54,11 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=5.0, help="seconds between passes")
     parser.add_argument("--once", action="store_true", help="run one pass and exit")
     args = parser.parse_args(argv)
-    try:
-        app = create_app()
-        check_services(app)
-    except (ConfigError, ServiceUnavailable) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    app = checked_app()
+    if app is None:
         return 2
     with app.app_context():
         ensure_schedule_rows(app.extensions["tt_settings"])

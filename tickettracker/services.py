@@ -43,3 +43,19 @@ def check_services(app: Flask) -> None:
     """Check both PostgreSQL and Redis."""
     check_database(app)
     check_redis(app)
+
+
+def checked_app() -> Flask | None:
+    """Build the app and check its services; print a one-line error and return None when that fails."""
+    import sys
+
+    from . import create_app
+    from .config import ConfigError
+
+    try:
+        app = create_app()
+        check_services(app)
+    except (ConfigError, ServiceUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+    return app

@@ -6,15 +6,13 @@ import argparse
 import multiprocessing
 import os
 import signal
-import sys
 import time
 
 from rq import Worker
 
-from . import create_app, jobs
-from .config import ConfigError
+from . import jobs
 from .extensions import make_redis
-from .services import ServiceUnavailable, check_services
+from .services import checked_app
 from .taskqueue import QUEUE_NAMES
 
 
@@ -32,11 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=int(os.environ.get("WORKER_PROCESSES", "3")))
     parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     args = parser.parse_args(argv)
-    try:
-        app = create_app()
-        check_services(app)
-    except (ConfigError, ServiceUnavailable) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    app = checked_app()
+    if app is None:
         return 2
     jobs.set_app(app)
     with app.app_context():
