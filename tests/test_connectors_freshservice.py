@@ -75,3 +75,40 @@ def test_codes_map_to_labels_and_unknown_ones_stay_raw(ctx, sim):
     assert {row["kind"] for row in rows} == {"incident", "service_request"}
     assert all(row["requester"] and not row["requester"].isdigit() for row in rows)
     assert all(row["created_at"].tzinfo is not None for row in rows)
+
+
+def expected_names(sim, raw):
+    """(assignee, group_name) the simulator's agent and group directories give a raw freshservice ticket."""
+    factory = sim.vendor("freshservice").store.factory
+    agents = {person.id: person.name for person in factory.agents}
+    responder, group = raw.get("responder_id"), raw.get("group_id")
+    return (None if responder is None else agents[responder], None if group is None else factory.group_names[group])
+
+
+def test_assignee_and_group_are_cached_as_names_from_the_directories(ctx, sim):
+    assert sync(make_settings(ctx), "freshservice").status == "completed"
+    rows = list(cache_rows("freshservice").values())
+    assert any(row["assignee"] for row in rows) and any(row["group_name"] for row in rows)
+    for row in rows:
+        assert (row["assignee"], row["group_name"]) == expected_names(sim, row["raw"])
+        assert row["raw"]["responder_id"] is None or isinstance(row["raw"]["responder_id"], int)  # raw untouched
+    vendor = sim.vendor("freshservice")
+    assert vendor.request_count(path_contains="/api/v2/agents") == 1  # once per run, not per page
+    assert vendor.request_count(path_contains="/api/v2/groups") == 1
+
+
+def test_a_403_on_agents_keeps_the_sync_completed_with_responder_ids(ctx, sim):
+    vendor = sim.vendor("freshservice")
+    vendor.inject("403", count=5, path_contains="/api/v2/agents")
+    recorder = Recorder()
+    assert sync(make_settings(ctx), "freshservice", recorder).status == "completed"
+    rows = list(cache_rows("freshservice").values())
+    assert any(row["raw"]["responder_id"] for row in rows)
+    for row in rows:
+        responder = row["raw"]["responder_id"]
+        assert row["assignee"] == (None if responder is None else str(responder))
+        assert row["group_name"] == expected_names(sim, row["raw"])[1]
+    assert vendor.request_count(path_contains="/api/v2/agents") == 1
+    assert any(level == "warning" and "/api/v2/agents" in message and "403" in message
+               for level, message in recorder.logs), recorder.logs
+    assert_matches_truth(sim, "freshservice")

@@ -342,6 +342,61 @@ def test_freshdesk_per_endpoint_list_budget(sim):
     assert get(sim, "freshdesk", "/api/v2/ticket_fields").status_code == 200
 
 
+# ----- Freshworks agent and group directories ----------------------------------------------------------------------
+def walk_directory(simulator, vendor, path, per_page):
+    """Every row of a directory endpoint following Link rel=next; also the number of pages."""
+    key = path.rsplit("/", 1)[-1]
+    response = get(simulator, vendor, path, {"per_page": per_page})
+    rows, pages = [], 0
+    while True:
+        assert response.status_code == 200, response.text
+        body = response.json()
+        rows += body[key] if vendor == "freshservice" else body
+        pages += 1
+        if "next" not in response.links:
+            return rows, pages
+        assert f"per_page={per_page}" in response.links["next"]["url"]
+        response = requests.get(response.links["next"]["url"], auth=auth_for(simulator, vendor), timeout=10)
+
+
+@pytest.mark.parametrize("vendor", ["freshservice", "freshdesk"])
+def test_freshworks_directories_resolve_every_ticket_reference(sim, vendor):
+    truth = sim.vendor(vendor).truth()
+    groups, group_pages = walk_directory(sim, vendor, "/api/v2/groups", 3)
+    agents, agent_pages = walk_directory(sim, vendor, "/api/v2/agents", 7)
+    assert group_pages > 1 and agent_pages > 1
+    assert len({g["id"] for g in groups}) == len(groups) and all(g["name"] for g in groups)
+    assert len({a["id"] for a in agents}) == len(agents)
+    used_groups = {t["group_id"] for t in truth.values()} - {None}
+    used_agents = {t["responder_id"] for t in truth.values()} - {None}
+    assert used_groups and used_groups <= {g["id"] for g in groups}
+    assert used_agents and used_agents <= {a["id"] for a in agents}
+    if vendor == "freshservice":
+        assert all(a["first_name"] and a["last_name"] and "@" in a["email"] for a in agents)
+        assert isinstance(get(sim, vendor, "/api/v2/groups").json(), dict)
+    else:
+        assert all(a["contact"]["name"] and "@" in a["contact"]["email"] for a in agents)
+        assert isinstance(get(sim, vendor, "/api/v2/agents").json(), list)
+
+
+@pytest.mark.parametrize("vendor", ["freshservice", "freshdesk"])
+def test_freshworks_directories_need_auth_validate_paging_and_spend_budget(sim, vendor):
+    assert get(sim, vendor, "/api/v2/agents", auth=("wrong-key", "X")).status_code == 401
+    assert get(sim, vendor, "/api/v2/groups", {"per_page": 101}).status_code == 400
+    assert get(sim, vendor, "/api/v2/agents", {"page": 0}).status_code == 400
+    control = sim.vendor(vendor)
+    control.set_rate_limit(2, 60)
+    first = get(sim, vendor, "/api/v2/groups")
+    assert first.status_code == 200 and "X-RateLimit-Remaining" in first.headers
+    assert get(sim, vendor, "/api/v2/agents").status_code == 200
+    throttled = get(sim, vendor, "/api/v2/agents")
+    assert throttled.status_code == 429 and "Retry-After" in throttled.headers
+    control.set_rate_limit(None, 60)
+    control.inject("403", path_contains="/api/v2/agents")
+    assert get(sim, vendor, "/api/v2/agents").status_code == 403
+    assert get(sim, vendor, "/api/v2/agents").status_code == 200
+
+
 # ----- rate limits and faults ---------------------------------------------------------------------------------------
 def test_rate_limit_headers_429_and_window_reset(sim):
     control = sim.vendor("freshservice")

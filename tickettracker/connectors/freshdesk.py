@@ -7,9 +7,11 @@ from typing import Any, Iterator
 
 from .base import Checkpoint, ConfigurationError, HttpStats, Page
 from .freshworks import (
+    Directory,
     FreshworksConfig,
     copy_state,
     list_params,
+    load_directory,
     make_client,
     max_updated,
     min_bookmark,
@@ -42,6 +44,7 @@ class FreshdeskConnector:
         self.config = config
         self.stats = stats or HttpStats()
         self.statuses: dict[int, str] = {}
+        self.directory: Directory | None = None
         self.client = make_client(self.label, "FRESHDESK", config, self.stats, log, sleep)
 
     @classmethod
@@ -52,6 +55,12 @@ class FreshdeskConnector:
                                   timedelta(seconds=settings.sync_overlap_seconds), HttpPolicy.from_settings(settings))
         return cls(config, log=log, sleep=sleep)
 
+    def _directory(self) -> Directory:
+        """Agent and group names, read once per run right before the first tickets are mapped."""
+        if self.directory is None:
+            self.directory = load_directory(self.client)
+        return self.directory
+
     def close(self) -> None:
         """Release the HTTP session."""
         self.client.close()
@@ -59,6 +68,7 @@ class FreshdeskConnector:
     def pages(self, state: dict[str, Any], watermark: datetime | None, full: bool) -> Iterator[Page]:
         """Yield every pass's pages; each checkpoint carries the whole updated state."""
         self.statuses = status_labels(self.client, "/api/v2/ticket_fields")
+        self.directory = None  # re-read once per run: agents and groups change between runs
         work = copy_state(state)
         bookmarks = work.setdefault("bookmarks", {})
         fallback = None if bookmarks else watermark  # a pass without its own bookmark has not run yet
@@ -80,8 +90,10 @@ class FreshdeskConnector:
             previous = parse_time(bookmarks.get(name))
             if previous is None or since > previous:
                 bookmarks[name] = fw_time(since)
+            directory = self._directory() if items else None
             records = [ticket_record(item, self.source, self.config.base_url, deleted=filter_name == "deleted",
-                                     spam=filter_name == "spam", statuses=self.statuses)
+                                     spam=filter_name == "spam", statuses=self.statuses,
+                                     directory=directory)
                        for item in items if "id" in item]
             yield Page(records, Checkpoint(copy_state(work), min_bookmark(bookmarks)),
                        label=f"{label}, request {count} (Freshdesk gives no total)")

@@ -8,9 +8,11 @@ from typing import Any, Iterator
 
 from .base import Checkpoint, HttpStats, Page
 from .freshworks import (
+    Directory,
     FreshworksConfig,
     copy_state,
     list_params,
+    load_directory,
     make_client,
     max_updated,
     min_bookmark,
@@ -66,6 +68,7 @@ class FreshserviceConnector:
         self.config, self.workspaces = config, workspaces
         self.stats = stats or HttpStats()
         self.statuses: dict[int, str] = {}
+        self.directory: Directory | None = None
         self.client = make_client(self.label, "FRESHSERVICE", config, self.stats, log, sleep)
 
     @classmethod
@@ -77,6 +80,12 @@ class FreshserviceConnector:
                                   timedelta(seconds=settings.sync_overlap_seconds), HttpPolicy.from_settings(settings))
         return cls(config, tuple(vendors.freshservice_workspaces), log=log, sleep=sleep)
 
+    def _directory(self) -> Directory:
+        """Agent and group names, read once per run right before the first tickets are mapped."""
+        if self.directory is None:
+            self.directory = load_directory(self.client)
+        return self.directory
+
     def close(self) -> None:
         """Release the HTTP session."""
         self.client.close()
@@ -84,6 +93,7 @@ class FreshserviceConnector:
     def pages(self, state: dict[str, Any], watermark: datetime | None, full: bool) -> Iterator[Page]:
         """Yield the pages of every workspace's round."""
         self.statuses = status_labels(self.client, "/api/v2/ticket_form_fields")
+        self.directory = None  # re-read once per run: agents and groups change between runs
         work = copy_state(state)
         work.setdefault("bookmarks", {})
         if full or not isinstance(work.get("round"), dict):
@@ -133,8 +143,10 @@ class FreshserviceConnector:
             if filter_name is not None:
                 progress["removed"] += self._removed_during(items, opened)
             progress["page"] = page_no + 1 if items and "next" in response.links else None
+            directory = self._directory() if items else None
             records = [ticket_record(item, self.source, self.config.base_url, deleted=filter_name == "deleted",
-                                     spam=filter_name == "spam", statuses=self.statuses)
+                                     spam=filter_name == "spam", statuses=self.statuses,
+                                     directory=directory)
                        for item in items if "id" in item]
             yield Page(records, Checkpoint(copy_state(work), min_bookmark(work["bookmarks"])),
                        label=f"{self._where(workspace)}{name} tickets, page {page_no} (Freshservice gives no total)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -109,9 +109,72 @@ def _choices(choices: Any) -> dict[int, str]:
     return labels
 
 
+DIRECTORY_PAGE_SIZE = 100
+DIRECTORY_MAX_PAGES = 50  # 5,000 agents or groups: far beyond any helpdesk, and a bound on a looping Link
+
+
+@dataclass
+class Directory:
+    """Agent and group names by id, read once per sync run (empty when the key may not read them)."""
+
+    agents: dict[int, str] = field(default_factory=dict)
+    groups: dict[int, str] = field(default_factory=dict)
+
+
+def load_directory(client: VendorClient) -> Directory:
+    """Read the agent and group directories (GET /api/v2/agents and /api/v2/groups, every page)."""
+    return Directory(agents=_read_directory(client, "/api/v2/agents", "agents", _agent_name),
+                     groups=_read_directory(client, "/api/v2/groups", "groups", _group_name))
+
+
+def _read_directory(client: VendorClient, path: str, key: str, name_of: Any) -> dict[int, str]:
+    """Names by id from one paged directory; a 403/404 logs a warning and leaves the ids as they are."""
+    names: dict[int, str] = {}
+    for page in range(1, DIRECTORY_MAX_PAGES + 1):
+        response = client.get(path, {"per_page": DIRECTORY_PAGE_SIZE, "page": page}, allow=(403, 404))
+        if response.status != 200:
+            client.log("warning", f"{client.identity.label}: cannot read {path} (HTTP {response.status}); "
+                                  f"tickets show {key} by id (the API key's account may lack permission)")
+            return names
+        data = response.data
+        rows = data.get(key) if isinstance(data, dict) else data
+        rows = [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
+        for row in rows:
+            ident, name = as_int(row.get("id")), name_of(row)
+            if ident is not None and name:
+                names[ident] = name
+        if not rows or "next" not in response.links:
+            break
+    return names
+
+
+def _agent_name(row: dict[str, Any]) -> str | None:
+    """Freshservice "First Last", else the Freshdesk contact name, else the email."""
+    contact = row.get("contact") if isinstance(row.get("contact"), dict) else {}
+    full = " ".join(str(part).strip() for part in (row.get("first_name"), row.get("last_name"))
+                    if part and str(part).strip())
+    name = full or contact.get("name") or row.get("name") or row.get("email") or contact.get("email")
+    return (str(name).strip() or None) if name else None
+
+
+def _group_name(row: dict[str, Any]) -> str | None:
+    """A group's name."""
+    name = row.get("name")
+    return (str(name).strip() or None) if name else None
+
+
+def _named(value: Any, names: dict[int, str]) -> str | None:
+    """The directory name for an id, else the id as text (None stays None)."""
+    ident = as_int(value)
+    named = names.get(ident) if ident is not None else None
+    return named or _text_or_none(value)
+
+
 def ticket_record(item: dict[str, Any], source: str, base_url: str, *, deleted: bool = False,
-                  spam: bool = False, statuses: dict[int, str] | None = None) -> TicketRecord:
-    """Map one Freshservice/Freshdesk ticket to a cache record (unknown codes kept raw)."""
+                  spam: bool = False, statuses: dict[int, str] | None = None,
+                  directory: Directory | None = None) -> TicketRecord:
+    """Map one Freshservice/Freshdesk ticket to a cache record (unknown codes kept raw, ids named when known)."""
+    directory = directory or Directory()
     status_code, status_label, category = fw_status(item.get("status"), source, statuses)
     priority_code, priority_label = fw_priority(item.get("priority"))
     stats = item.get("stats") if isinstance(item.get("stats"), dict) else {}
@@ -121,7 +184,8 @@ def ticket_record(item: dict[str, Any], source: str, base_url: str, *, deleted: 
         description_text=_text_or_none(item.get("description_text")), status_code=status_code,
         status_label=status_label, status_category=category, priority_code=priority_code,
         priority_label=priority_label, channel=fw_channel(item.get("source"), source), requester=_person(item),
-        assignee=_text_or_none(item.get("responder_id")), group_name=_text_or_none(item.get("group_id")),
+        assignee=_named(item.get("responder_id"), directory.agents),
+        group_name=_named(item.get("group_id"), directory.groups),
         workspace=_text_or_none(item.get("workspace_id")), created_at=parse_time(item.get("created_at")),
         updated_at=parse_time(item.get("updated_at")), due_by=parse_time(item.get("due_by")),
         fr_due_by=parse_time(item.get("fr_due_by")),

@@ -33,6 +33,8 @@ class FreshdeskApp(FreshworksApp):
         route("DELETE", r"/api/v2/tickets/(?P<ticket_id>\d+)", "delete_ticket"),
         route("PUT", r"/api/v2/tickets/(?P<ticket_id>\d+)/restore", "restore_ticket"),
         route("GET", "/api/v2/ticket_fields", "ticket_fields"),
+        route("GET", "/api/v2/groups", "list_groups"),
+        route("GET", "/api/v2/agents", "list_agents"),
     ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -79,3 +81,9 @@ class FreshdeskApp(FreshworksApp):
         choices = {str(code): [label, label] for code, label in FD_STATUS_NAMES.items()}
         return json_response([{"id": 1, "name": "status", "label": "Status", "type": "default_status",
                                "choices": choices}])
+
+    def render_agent(self, person: Any) -> dict[str, Any]:
+        """A Freshdesk agent: name and email live in the embedded contact."""
+        return {"id": person.id, "available": True, "occasional": False, "ticket_scope": 1, "type": "support_agent",
+                "signature": None, "contact": {"name": person.name, "email": person.email, "active": True,
+                                               "phone": person.phone, "mobile": None, "job_title": None}}

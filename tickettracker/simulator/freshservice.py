@@ -31,6 +31,8 @@ class FreshserviceApp(FreshworksApp):
         route("PUT", r"/api/v2/tickets/(?P<ticket_id>\d+)/restore", "restore_ticket"),
         route("GET", "/api/v2/workspaces", "list_workspaces"),
         route("GET", "/api/v2/ticket_form_fields", "form_fields"),
+        route("GET", "/api/v2/groups", "list_groups"),
+        route("GET", "/api/v2/agents", "list_agents"),
     ]
 
     def add_headers(self, response: Response, verdict: Verdict | None) -> None:
@@ -84,3 +86,10 @@ class FreshserviceApp(FreshworksApp):
         """GET /api/v2/ticket_form_fields with the status choices (custom codes included)."""
         choices = [{"id": code, "value": label} for code, label in FS_STATUS_NAMES.items()]
         return json_response({"ticket_fields": [{"name": "status", "label": "Status", "choices": choices}]})
+
+    def render_agent(self, person: Any) -> dict[str, Any]:
+        """A Freshservice agent: first_name/last_name/email at the top level."""
+        first, _, last = person.name.partition(" ")
+        return {"id": person.id, "first_name": first, "last_name": last or None, "email": person.email,
+                "active": True, "job_title": "Support agent", "work_phone_number": person.phone,
+                "mobile_phone_number": None, "occasional": False}

@@ -190,6 +190,44 @@ class FreshworksApp(VendorApp):
             pairs.append(("page", str(page)))
         return f"{request.host_url.rstrip('/')}{request.path}?{urlencode(pairs)}"
 
+    # ----- directories ------------------------------------------------------------------------------------------
+    def list_groups(self, request: Request) -> Response:
+        """GET /api/v2/groups: the groups tickets reference by group_id, paged like the ticket list."""
+        factory = self.store.factory
+        rows = [self.render_group(group_id, name) for group_id, name in factory.group_names.items()]
+        return self.directory_page(request, "groups", rows)
+
+    def list_agents(self, request: Request) -> Response:
+        """GET /api/v2/agents: the agents tickets reference by responder_id, paged like the ticket list."""
+        return self.directory_page(request, "agents", [self.render_agent(person)
+                                                       for person in self.store.factory.agents])
+
+    def directory_page(self, request: Request, envelope: str, rows: list[dict[str, Any]]) -> Response:
+        """One page of a directory listing: page/per_page validated, Link rel=next when more remain."""
+        for key in request.args:
+            if key not in ("page", "per_page"):
+                return validation_error(key, "Unexpected/invalid field in request", "invalid_field")
+        page, per_page = _int(request.args.get("page"), 1), _int(request.args.get("per_page"), 30)
+        if page is None:
+            return validation_error("page", "It should be a Positive Integer")
+        if per_page is None or per_page > 100:
+            return validation_error("per_page", "It should be a Positive Integer less than or equal to 100")
+        start = (page - 1) * per_page
+        headers = {}
+        if start + per_page < len(rows):
+            headers["Link"] = f'<{self.next_url(request, page + 1)}>; rel="next"'
+        chunk = rows[start:start + per_page]
+        return json_response({envelope: chunk} if self.envelope else chunk, 200, headers)
+
+    def render_group(self, group_id: int, name: str) -> dict[str, Any]:
+        """One group (subclass adds vendor fields)."""
+        return {"id": group_id, "name": name, "description": f"{name} team", "escalate_to": None,
+                "unassigned_for": "30m"}
+
+    def render_agent(self, person: Any) -> dict[str, Any]:
+        """One agent (subclass)."""
+        raise NotImplementedError
+
     # ----- single ticket ----------------------------------------------------------------------------------------
     def view_ticket(self, request: Request, ticket_id: str) -> Response:
         """GET /api/v2/tickets/{id}."""

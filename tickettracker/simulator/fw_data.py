@@ -19,6 +19,8 @@ FD_STATUS_NAMES = {2: "Open", 3: "Pending", 4: "Resolved", 5: "Closed", 6: "Wait
                    7: "Waiting on Third Party"}
 FD_SOURCES = [(1, 35), (2, 30), (3, 10), (7, 10), (9, 5), (10, 5), (5, 1), (12, 2), (15, 2)]
 FS_WORKSPACE_ONLY = ("custom_dropdown", "custom_date", "custom_number")
+GROUP_NAMES = ("Service Desk", "Network", "Hardware", "Software", "Access Management", "Facilities",
+               "Billing", "Escalations")
 
 
 class FreshworksFactory:
@@ -34,7 +36,8 @@ class FreshworksFactory:
         self.seed = seed
         self.requesters = make_people(rng, 300, id_base, domain)
         self.agents = make_people(rng, 30, id_base + 10_000, f"helpdesk.{domain}")
-        self.groups = [id_base + 20_000 + index for index in range(8)]
+        self.groups = [id_base + 20_000 + index for index in range(len(GROUP_NAMES))]
+        self.group_names = dict(zip(self.groups, GROUP_NAMES, strict=True))
 
     def now(self) -> datetime:
         """Return now at whole seconds."""
