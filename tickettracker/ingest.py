@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
@@ -88,9 +88,8 @@ def _json_dumps(value: Any) -> str:
 
 def _row(record: TicketRecord) -> list[Any]:
     """Return the COPY row for a record, in COLUMNS order."""
-    values = astuple(record)
-    return [Jsonb(value, dumps=_json_dumps) if name in JSON_COLUMNS else _clean(value)
-            for name, value in zip(COLUMNS, values, strict=True)]
+    return [Jsonb(getattr(record, name), dumps=_json_dumps) if name in JSON_COLUMNS else _clean(getattr(record, name))
+            for name in COLUMNS]
 
 
 def _driver_connection() -> Any:

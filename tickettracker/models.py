@@ -114,6 +114,13 @@ class Ticket(db.Model):
               postgresql_include=["source", "created_at", "updated_at"],
               postgresql_where=text("NOT is_deleted AND NOT is_spam")),
         Index("ix_tickets_group_name", "group_name"),
+        # Keyset list orders of the tracker pages (migration 0004); expressions match queries.SORTS.
+        Index("ix_tickets_list_updated", text("coalesce(updated_at, '0001-01-01 00:00:00+00'::timestamptz) DESC"),
+              text("id DESC"), postgresql_where=text("NOT is_deleted AND NOT is_spam")),
+        Index("ix_tickets_list_created", text("coalesce(created_at, '0001-01-01 00:00:00+00'::timestamptz) DESC"),
+              text("id DESC"), postgresql_where=text("NOT is_deleted AND NOT is_spam")),
+        Index("ix_tickets_list_due", text("coalesce(due_by, '9999-01-01 00:00:00+00'::timestamptz)"),
+              "id", postgresql_where=text("NOT is_deleted AND NOT is_spam")),
     )
 
 

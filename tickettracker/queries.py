@@ -9,10 +9,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Mapping
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select, tuple_
+from flask import current_app
+from sqlalchemy import ColumnElement, and_, func, literal, literal_column, or_, select, tuple_
 
 from .extensions import db
-from .models import Ticket
+from .models import SyncRun, SyncStatus, Ticket
 
 VIEWS = {
     "incidents": ("freshservice", "freshdesk"),
@@ -21,10 +22,13 @@ VIEWS = {
 OPEN_CATEGORIES = ("open", "pending", "todo", "in_progress")
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=timezone.utc)
 FAR_PAST = datetime(1, 1, 1, tzinfo=timezone.utc)
+# The constants are inlined in the SQL so the expressions match the list indexes of migration 0004.
+_PAST_SQL = literal_column("'0001-01-01 00:00:00+00'::timestamptz")
+_FUTURE_SQL = literal_column("'9999-01-01 00:00:00+00'::timestamptz")
 SORTS: dict[str, Any] = {
-    "updated": lambda: func.coalesce(Ticket.updated_at, FAR_PAST),
-    "created": lambda: func.coalesce(Ticket.created_at, FAR_PAST),
-    "due": lambda: func.coalesce(Ticket.due_by, FAR_FUTURE),
+    "updated": lambda: func.coalesce(Ticket.updated_at, _PAST_SQL),
+    "created": lambda: func.coalesce(Ticket.created_at, _PAST_SQL),
+    "due": lambda: func.coalesce(Ticket.due_by, _FUTURE_SQL),
     "priority": lambda: func.coalesce(Ticket.priority_code, -1),
 }
 FILTER_KEYS = ("source", "status", "priority", "group", "assignee", "project", "overdue", "q",
@@ -119,7 +123,7 @@ def decode_cursor(token: str) -> tuple[Any, Any]:
 def _filter_clauses(query: TicketQuery, now: datetime) -> list[ColumnElement[bool]]:
     f = query.filters
     clauses: list[ColumnElement[bool]] = [
-        Ticket.source.in_(VIEWS[query.view]), Ticket.is_deleted.is_(False), Ticket.is_spam.is_(False),
+        Ticket.source.in_(VIEWS[query.view]), ~Ticket.is_deleted, ~Ticket.is_spam,
     ]
     if "source" in f:
         clauses.append(Ticket.source == f["source"])
@@ -243,9 +247,21 @@ def _sort_value(sort: str, ticket: Ticket) -> Any:
 
 
 def filter_options(view: str) -> dict[str, list[str]]:
-    """Return the distinct values the filter menus offer for a view."""
-    sources = VIEWS[view]
-    base = and_(Ticket.source.in_(sources), Ticket.is_deleted.is_(False), Ticket.is_spam.is_(False))
+    """Return the distinct values the filter menus offer, cached per app until the cache changes."""
+    marker = db.session.execute(select(
+        select(func.max(SyncRun.finished_at)).where(SyncRun.status == int(SyncStatus.COMPLETED)).scalar_subquery(),
+        select(func.max(Ticket.id)).scalar_subquery())).one()
+    cache = current_app.extensions.setdefault("tt_filter_options", {})
+    key = (view, tuple(marker))
+    if key not in cache:
+        if len(cache) > 32:
+            cache.clear()
+        cache[key] = _distinct_values(view)
+    return cache[key]
+
+
+def _distinct_values(view: str) -> dict[str, list[str]]:
+    base = and_(Ticket.source.in_(VIEWS[view]), ~Ticket.is_deleted, ~Ticket.is_spam)
     options: dict[str, list[str]] = {}
     for name, column in (("status", Ticket.status_label), ("priority", Ticket.priority_label),
                          ("group", Ticket.group_name), ("project", Ticket.project), ("assignee", Ticket.assignee)):
