@@ -30,16 +30,20 @@ def services_dir() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(services_dir: Path) -> str:
-    """A superuser URL: TEST_PG_ADMIN_URL, else 127.0.0.1:5432, else an embedded PostgreSQL."""
+def pg_admin_url(services_dir: Path) -> Iterator[str]:
+    """A superuser URL: TEST_PG_ADMIN_URL, else 127.0.0.1:5432, else an embedded PostgreSQL (stopped at the end)."""
     url = os.environ.get("TEST_PG_ADMIN_URL")
     if url:
-        return url
+        yield url
+        return
     if _port_open("127.0.0.1", 5432):
-        return "postgresql://postgres@127.0.0.1:5432/postgres"
-    from tickettracker.embedded import start_postgres
+        yield "postgresql://postgres@127.0.0.1:5432/postgres"
+        return
+    from tickettracker.embedded import embedded_postgres_server
 
-    return start_postgres(services_dir)
+    server = embedded_postgres_server(services_dir)
+    yield server.get_uri()
+    server.cleanup()
 
 
 @pytest.fixture(scope="session")

