@@ -9,9 +9,9 @@ from .base import Checkpoint, ConfigurationError, HttpStats, Page
 from .freshworks import (
     Directory,
     FreshworksConfig,
+    FreshworksConnectorBase,
     copy_state,
     list_params,
-    load_directory,
     make_client,
     max_updated,
     min_bookmark,
@@ -27,7 +27,7 @@ INCLUDE = "description,requester,stats"
 PAGE_WALL = "beyond the 300th page"
 
 
-class FreshdeskConnector:
+class FreshdeskConnector(FreshworksConnectorBase):
     """Three passes (open, deleted, spam), each with its own bookmark in the cursor state.
 
     Every page restarts the query at page 1 with updated_since = the newest updated_at read so far, so items
@@ -54,16 +54,6 @@ class FreshdeskConnector:
         config = FreshworksConfig(vendors.freshdesk_url, vendors.freshdesk_api_key, settings.sync_page_size,
                                   timedelta(seconds=settings.sync_overlap_seconds), HttpPolicy.from_settings(settings))
         return cls(config, log=log, sleep=sleep)
-
-    def _directory(self) -> Directory:
-        """Agent and group names, read once per run right before the first tickets are mapped."""
-        if self.directory is None:
-            self.directory = load_directory(self.client)
-        return self.directory
-
-    def close(self) -> None:
-        """Release the HTTP session."""
-        self.client.close()
 
     def pages(self, state: dict[str, Any], watermark: datetime | None, full: bool) -> Iterator[Page]:
         """Yield every pass's pages; each checkpoint carries the whole updated state."""

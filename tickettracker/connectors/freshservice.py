@@ -10,9 +10,9 @@ from .base import Checkpoint, HttpStats, Page
 from .freshworks import (
     Directory,
     FreshworksConfig,
+    FreshworksConnectorBase,
     copy_state,
     list_params,
-    load_directory,
     make_client,
     max_updated,
     min_bookmark,
@@ -48,7 +48,7 @@ def _later(a: datetime | None, b: datetime | None) -> datetime | None:
     return b if a is None else a if b is None else max(a, b)
 
 
-class FreshserviceConnector:
+class FreshserviceConnector(FreshworksConnectorBase):
     """Rounds of three passes (open, deleted, spam) per workspace.
 
     Freshservice cannot sort by updated_at, so a pass reads every ticket updated since the bookmark in
@@ -79,16 +79,6 @@ class FreshserviceConnector:
         config = FreshworksConfig(vendors.freshservice_url, vendors.freshservice_api_key, settings.sync_page_size,
                                   timedelta(seconds=settings.sync_overlap_seconds), HttpPolicy.from_settings(settings))
         return cls(config, tuple(vendors.freshservice_workspaces), log=log, sleep=sleep)
-
-    def _directory(self) -> Directory:
-        """Agent and group names, read once per run right before the first tickets are mapped."""
-        if self.directory is None:
-            self.directory = load_directory(self.client)
-        return self.directory
-
-    def close(self) -> None:
-        """Release the HTTP session."""
-        self.client.close()
 
     def pages(self, state: dict[str, Any], watermark: datetime | None, full: bool) -> Iterator[Page]:
         """Yield the pages of every workspace's round."""

@@ -170,6 +170,23 @@ def _named(value: Any, names: dict[int, str]) -> str | None:
     return named or _text_or_none(value)
 
 
+class FreshworksConnectorBase:
+    """What both Freshworks connectors share: the per-run name directory and the HTTP session."""
+
+    client: VendorClient
+    directory: Directory | None
+
+    def _directory(self) -> Directory:
+        """Agent and group names, read once per run right before the first tickets are mapped."""
+        if self.directory is None:
+            self.directory = load_directory(self.client)
+        return self.directory
+
+    def close(self) -> None:
+        """Release the HTTP session."""
+        self.client.close()
+
+
 def ticket_record(item: dict[str, Any], source: str, base_url: str, *, deleted: bool = False,
                   spam: bool = False, statuses: dict[int, str] | None = None,
                   directory: Directory | None = None) -> TicketRecord:
