@@ -87,16 +87,10 @@ class Ticket(db.Model):
 
     __table_args__ = (
         UniqueConstraint("source", "external_id", name="uq_tickets_source_external_id"),
-        Index("ix_tickets_kind_updated", "kind", text("updated_at DESC"), text("id DESC"),
-              postgresql_where=text("NOT is_deleted AND NOT is_spam")),
-        Index("ix_tickets_kind_created", "kind", text("created_at DESC"), text("id DESC"),
-              postgresql_where=text("NOT is_deleted AND NOT is_spam")),
         Index("ix_tickets_source_status", "source", "status_category"),
         Index("ix_tickets_open_due", "due_by",
               postgresql_where=text("status_category IN ('open','pending') AND NOT is_deleted AND NOT is_spam")),
         Index("ix_tickets_project_status", "project", "status_category"),
-        Index("ix_tickets_resolved", "resolved_at"),
-        Index("ix_tickets_priority", "priority_code"),
         Index("ix_tickets_subject_trgm", "subject", postgresql_using="gin",
               postgresql_ops={"subject": "gin_trgm_ops"}),
         # Covering indexes of the cockpit (migration 0002_cockpit): its aggregates run as index-only scans.
