@@ -8,7 +8,6 @@ import platform
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -135,11 +134,10 @@ def git_revision() -> str:
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
-    """Poll check() until it returns something truthy; raise BenchError after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise BenchError(f"timed out after {timeout:.0f} s waiting for {what}")
+    """Poll check() until it returns something truthy (tests.live.wait_until); raise BenchError on timeout."""
+    from tests.live import wait_until
+
+    try:
+        return wait_until(check, timeout=timeout, interval=interval, what=what)
+    except AssertionError as exc:
+        raise BenchError(str(exc)) from None
