@@ -86,3 +86,26 @@ def test_census_diff_and_mark_deleted(ctx):
     assert mark_deleted("freshdesk", missing, Checkpoint({"runs": 0})) == 1
     assert mark_deleted("freshdesk", missing) == 0
     assert load_cursor("freshdesk")[1] == {"runs": 0}
+
+
+def test_every_column_round_trips_through_the_binary_copy(ctx):
+    moment = datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(hours=-5)))
+    full = record(1, description_text="body", priority_code=-32768, priority_label="Low", channel="Email",
+                  requester="Ana", assignee="Bo", group_name="Ops", project="PRJ", workspace="2", created_at=moment,
+                  due_by=datetime(2026, 4, 1, 9, 0), is_escalated=True, tags=("a", "b\x00c"), url="https://x/1",
+                  is_spam=True)
+    write_page("freshdesk", [full, record(2, priority_code=32767, tags=())], None)
+    row = db.session.execute(text(
+        "SELECT description_text, priority_code, channel, created_at, due_by, is_escalated, tags, url, is_spam, "
+        "custom_fields FROM tickets WHERE external_id = '1'")).one()
+    assert row == ("body", -32768, "Email", moment, datetime(2026, 4, 1, 9, 0, tzinfo=timezone.utc), True,
+                   ["a", "bc"], "https://x/1", True, {"cf_vip": False})
+    assert db.session.execute(text("SELECT priority_code, tags FROM tickets WHERE external_id = '2'")).one() == (
+        32767, [])
+
+
+def test_a_literal_backslash_u0000_in_a_document_is_kept(ctx):
+    raw = {"body": "path C:\\u0000 and a real\x00 NUL", "escaped": "\\\x00"}
+    write_page("freshdesk", [record(1, raw=raw)], None)
+    stored = db.session.execute(text("SELECT raw FROM tickets")).scalar_one()
+    assert stored == {"body": "path C:\\u0000 and a real NUL", "escaped": "\\"}
