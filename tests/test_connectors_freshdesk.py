@@ -56,6 +56,24 @@ def test_deleted_and_spam_tickets_leave_the_open_list(ctx, sim):
     assert_matches_truth(sim, "freshdesk")
 
 
+def test_archived_tickets_vanish_from_the_api_but_stay_cached_as_last_seen(ctx, sim):
+    settings = make_settings(ctx)
+    sync(settings, "freshdesk")
+    vendor = sim.vendor("freshdesk")
+    archived = set(vendor.mutate(3, seed=5, kinds=("archive",)))
+    assert len(archived) == 3 and not archived & set(vendor.truth())
+    before = {key: cache_rows("freshdesk")[key] for key in archived}
+    vendor.mutate(5, seed=6, kinds=("update",))
+    for full in (False, True):
+        outcome = sync(settings, "freshdesk", full=full)
+        assert outcome.status == "completed" and outcome.counts.deleted == 0
+        rows = cache_rows("freshdesk")
+        assert {key: rows[key] for key in archived} == before  # closed tickets Freshdesk archived: not deleted
+        assert all(row["status_category"] in ("resolved", "closed") for row in before.values())
+        live = {key for key, row in rows.items() if not row["is_deleted"] and not row["is_spam"]}
+        assert live == set(vendor.truth()) | archived
+
+
 def test_descriptions_custom_statuses_and_raw_codes_are_kept(ctx, sim):
     sync(make_settings(ctx), "freshdesk")
     rows = cache_rows("freshdesk").values()
