@@ -23,7 +23,6 @@ COLUMNS = ("source", "external_id", "kind", "subject", "description_text", "stat
            "project", "workspace", "created_at", "updated_at", "due_by", "fr_due_by", "first_responded_at",
            "resolved_at", "is_escalated", "tags", "url", "custom_fields", "raw", "is_deleted", "is_spam")
 CONTENT = COLUMNS[2:]
-JSON_COLUMNS = frozenset({"custom_fields", "raw"})
 _COLS = ", ".join(COLUMNS)
 _SET = ", ".join(f"{c} = EXCLUDED.{c}" for c in CONTENT)
 _DIFF = (f"({', '.join('tickets.' + c for c in CONTENT)}) IS DISTINCT FROM "
@@ -47,8 +46,8 @@ FROM up LEFT JOIN prev ON prev.source = up.source AND prev.external_id = up.exte
 """  # noqa: S608 - identifiers come from the constant COLUMNS tuple, values travel by COPY  # nosec B608
 # Every page runs in its own transaction with its cursor, so an asynchronous commit is safe: a database crash can
 # lose only the last few pages together with the cursors that cover them, and the next sync reads them again.
-STAGE_SQL = ("SET LOCAL synchronous_commit = off; "  # noqa: S608  # nosec B608
-             f"CREATE TEMP TABLE IF NOT EXISTS _tt_page ON COMMIT DELETE ROWS AS SELECT {_COLS} "  # noqa: S608  # nosec B608
+STAGE_SQL = ("SET LOCAL synchronous_commit = off; "  # noqa: S608 - constant COLUMNS  # nosec B608
+             f"CREATE TEMP TABLE IF NOT EXISTS _tt_page ON COMMIT DELETE ROWS AS SELECT {_COLS} "
              "FROM tickets WITH NO DATA")
 SAVE_CURSOR_SQL = text("""
 INSERT INTO sync_cursors (source, watermark, advanced_at, state) VALUES (:source, :watermark, now(), :state)
@@ -139,6 +138,7 @@ def _copy_type(kind: Any) -> tuple[str, Callable[[Any], Any] | None]:
 
 _PLAN = [(name, *_copy_type(Ticket.__table__.columns[name].type)) for name in COLUMNS]
 COPY_TYPES = [type_name for _, type_name, _ in _PLAN]
+JSON_COLUMNS = frozenset(name for name, type_name, _ in _PLAN if type_name == "jsonb")
 
 
 def _row(record: TicketRecord) -> list[Any]:
