@@ -85,3 +85,27 @@ def test_sse_endpoint_replays_after_last_event_id_then_streams_live(app, process
         live_id = _publish_many(app, 1)[0]
         live = [f for f in _read_frames(lines, 1) if f.get("event") == "SyncStatusUpdated"]
         assert live and live[0]["id"] == live_id
+
+
+def test_a_run_state_published_late_never_replaces_a_newer_one(app):
+    from tickettracker import runs
+    from tickettracker.events import publish_run
+    from tickettracker.extensions import db
+    from tickettracker.models import SyncStatus
+
+    with app.app_context():
+        redis = redis_client()
+        run = runs.create_run("JIRA", "manual", "ana").run
+        started = runs.mark_running(run.id)
+        assert publish_run(redis, started)
+        started_version = started.version
+        cancelling = runs.request_cancel(run.id)  # the web process flags the run ...
+        db.session.expunge(cancelling)  # (its own copy, as in another process)
+        ended = runs.finish(run.id, SyncStatus.CANCELLED, "Cancelled")  # ... the worker stops and publishes first
+        assert publish_run(redis, ended)
+        assert publish_run(redis, cancelling) is None  # the web's older "Cancelling…" arrives too late
+        assert publish_run(redis, runs.get_run(run.id)) is None  # the same version twice: one event
+        assert runs.request_cancel(run.id).message == "Cancelled"  # a cancel after the end changes nothing
+        shown = [(e["status"], e["version"]) for _, e in replay(redis, "0-0")[0]]
+    assert cancelling.version < ended.version
+    assert shown == [(int(SyncStatus.RUNNING), started_version), (int(SyncStatus.CANCELLED), ended.version)]

@@ -20,6 +20,14 @@ log = logging.getLogger(__name__)
 STREAM_KEY = "tickettracker:events"
 STREAM_MAXLEN = 1000
 EVENT_NAME = "SyncStatusUpdated"
+VERSION_KEY = "tickettracker:event-version:{}"  # the last version of a run that was published
+VERSION_TTL_SECONDS = 7 * 24 * 3600
+_PUBLISH_IF_NEWER = """
+local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+if last >= tonumber(ARGV[1]) then return false end
+redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'data', ARGV[4])
+"""
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -33,7 +41,7 @@ def run_payload(run: SyncRun, **extra: Any) -> dict[str, Any]:
         "statusName": SyncStatus(run.status).label, "progress": int(run.progress), "message": run.message,
         "startedAt": _iso(run.started_at), "finishedAt": _iso(run.finished_at), "queuedAt": _iso(run.queued_at),
         "fetched": run.fetched, "created": run.created, "updated": run.updated, "deleted": run.deleted,
-        "trigger": run.trigger, "attempt": run.attempt, "error": run.error,
+        "trigger": run.trigger, "attempt": run.attempt, "error": run.error, "version": run.version,
     }
     payload.update(extra)
     return payload
@@ -46,12 +54,19 @@ def publish(redis: Redis, payload: dict[str, Any]) -> str:
 
 
 def publish_run(redis: Redis, run: SyncRun, **extra: Any) -> str | None:
-    """Publish a run's state; a Redis outage is logged, never raised (PostgreSQL holds the truth)."""
+    """Publish a run's state unless a newer or equal version of it was published already; return the event id.
+
+    Two processes can publish the same run at once (the web's "Cancelling…" and the worker's "Cancelled", the web's
+    "Queued" and the worker's "Running"): the later XADD must not show an older state to every browser for good.
+    A Redis outage is logged, never raised (PostgreSQL holds the truth)."""
     try:
-        return publish(redis, run_payload(run, **extra))
+        event_id = redis.register_script(_PUBLISH_IF_NEWER)(
+            keys=[STREAM_KEY, VERSION_KEY.format(run.id)],
+            args=[int(run.version), VERSION_TTL_SECONDS, STREAM_MAXLEN, json.dumps(run_payload(run, **extra))])
     except RedisError as exc:
         log.warning("could not publish sync event for %s: %s", run.id, exc)
         return None
+    return event_id.decode() if isinstance(event_id, bytes) else event_id
 
 
 def _decode(entries: Iterable[tuple[Any, dict[Any, Any]]]) -> list[tuple[str, dict[str, Any]]]:

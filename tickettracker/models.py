@@ -146,6 +146,8 @@ class SyncRun(db.Model):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Raised by every change of what an event shows (runs.py), so a state published late never replaces a newer one.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default=text("1"))
 
     __table_args__ = (
         Index("uq_sync_runs_one_active_per_type", "type", unique=True,

@@ -21,6 +21,10 @@ class UnknownSyncType(ValueError):
     """The sync type is not one of SYNC_TYPES."""
 
 
+# Every change of what an event shows raises the run's version (events.publish_run drops older versions).
+_NEXT_VERSION = {"version": SyncRun.version + 1}
+
+
 def now_utc() -> datetime:
     """Return the current time in UTC."""
     return datetime.now(timezone.utc)
@@ -80,7 +84,7 @@ def start_pending_retry_now(run_id: str) -> bool:
     result = db.session.execute(
         update(SyncRun).where(SyncRun.id == run_id, SyncRun.status == int(SyncStatus.QUEUED),
                               SyncRun.scheduled_for > now_utc())
-        .values(scheduled_for=now_utc(), message="Queued").returning(SyncRun.id))
+        .values(scheduled_for=now_utc(), message="Queued", **_NEXT_VERSION).returning(SyncRun.id))
     changed = result.scalar()
     db.session.commit()
     return changed is not None
@@ -91,7 +95,8 @@ def mark_running(run_id: str) -> SyncRun | None:
     moment = now_utc()
     result = db.session.execute(
         update(SyncRun).where(SyncRun.id == run_id, SyncRun.status == int(SyncStatus.QUEUED))
-        .values(status=int(SyncStatus.RUNNING), started_at=moment, heartbeat_at=moment, message="Starting")
+        .values(status=int(SyncStatus.RUNNING), started_at=moment, heartbeat_at=moment, message="Starting",
+                **_NEXT_VERSION)
         .returning(SyncRun.id))
     started = result.scalar()
     db.session.commit()
@@ -100,7 +105,7 @@ def mark_running(run_id: str) -> SyncRun | None:
 
 def record_progress(run_id: str, progress: int | None, message: str, counts: dict[str, int]) -> SyncRun | None:
     """Store progress, message and counts of a running run, and beat its heart."""
-    values: dict[str, Any] = {"message": message, "heartbeat_at": now_utc(), **counts}
+    values: dict[str, Any] = {"message": message, "heartbeat_at": now_utc(), **counts, **_NEXT_VERSION}
     if progress is not None:
         values["progress"] = max(0, min(100, int(progress)))
     db.session.execute(update(SyncRun).where(SyncRun.id == run_id, SyncRun.status == int(SyncStatus.RUNNING))
@@ -120,7 +125,7 @@ def finish(run_id: str, status: SyncStatus, message: str, *, error: str | None =
            counts: dict[str, int] | None = None) -> SyncRun | None:
     """End an active run with a terminal status; a run already ended is left as it is."""
     values: dict[str, Any] = {"status": int(status), "message": message, "error": error,
-                              "finished_at": now_utc(), **(counts or {})}
+                              "finished_at": now_utc(), **(counts or {}), **_NEXT_VERSION}
     if status == SyncStatus.COMPLETED:
         values["progress"] = 100
     result = db.session.execute(
@@ -138,8 +143,8 @@ def request_cancel(run_id: str) -> SyncRun | None:
         return run
     if run.status == int(SyncStatus.QUEUED):
         return finish(run_id, SyncStatus.CANCELLED, "Cancelled before it started") or get_run(run_id)
-    db.session.execute(update(SyncRun).where(SyncRun.id == run_id).values(cancel_requested=True,
-                                                                          message="Cancelling…"))
+    db.session.execute(update(SyncRun).where(SyncRun.id == run_id, SyncRun.status == int(SyncStatus.RUNNING))
+                       .values(cancel_requested=True, message="Cancelling…", **_NEXT_VERSION))
     db.session.commit()
     return get_run(run_id)
 
