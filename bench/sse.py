@@ -26,7 +26,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,44 +33,8 @@ sys.path.insert(0, str(ROOT))
 USER, PASSWORD = "bench", secrets.token_urlsafe(24)
 COOKIE = os.environ.get("BENCH_COOKIE", "")
 
-
-def percentile(values: list[float], pct: float) -> float:
-    """Return the pct-th percentile (nearest rank) of values."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))] if ordered else float("nan")
-
-
-@contextlib.contextmanager
-def scratch_database() -> Iterator[str]:
-    """Create, migrate and seed a throwaway database; drop it afterwards."""
-    import psycopg
-
-    admin = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"tt_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextlib.contextmanager
-def scratch_redis() -> Iterator[str]:
-    """Claim a free Redis database number (1-15), flushed before and after."""
-    from redis import Redis
-
-    base = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
-    admin, token = Redis.from_url(f"{base}/0"), secrets.token_hex(8)
-    number = next(n for n in range(1, 16) if admin.set(f"tickettracker-test-db:{n}", token, nx=True, ex=3600))
-    url = f"{base}/{number}"
-    Redis.from_url(url).flushdb()
-    try:
-        yield url
-    finally:
-        Redis.from_url(url).flushdb()
-        admin.delete(f"tickettracker-test-db:{number}")
+from bench.harness import scratch_database, scratch_redis  # noqa: E402 - needs ROOT on sys.path
+from bench.results import percentile  # noqa: E402
 
 
 def prepare(env: dict[str, str], tickets: int) -> None:
@@ -158,7 +121,7 @@ def page_latency(url: str, count: int) -> dict[str, float]:
     """Return p50/p99 (ms) of count sequential GET /incidents."""
     host, port = url.split("//")[1].split(":")
     samples = [get(host, int(port), "/incidents") * 1000 for _ in range(count)]
-    return {"p50": percentile(samples, 50), "p99": percentile(samples, 99)}
+    return {"p50": percentile(samples, 0.5), "p99": percentile(samples, 0.99)}
 
 
 def rss_kib(pid: int) -> int:
@@ -221,7 +184,7 @@ def measure(url: str, redis_url: str, web: subprocess.Popen, args: argparse.Name
 
 def _latency_line(name: str, seconds: list[float]) -> str:
     lat = [x * 1000 for x in seconds] or [float("nan")]
-    return (f"publish-to-client {name:<6}  p50 {percentile(lat, 50):.1f} ms, p99 {percentile(lat, 99):.1f} ms, "
+    return (f"publish-to-client {name:<6}  p50 {percentile(lat, 0.5):.1f} ms, p99 {percentile(lat, 0.99):.1f} ms, "
             f"mean {statistics.mean(lat):.1f} ms, max {max(lat):.1f} ms over {len(seconds)} deliveries")
 
 
