@@ -1,6 +1,6 @@
-"""RQ worker entry point: `python worker.py` runs the sync workers (see tickettracker.worker)."""
+"""RQ worker entry point: `python worker.py` runs the sync workers (see tickettracker.runtime.worker)."""
 
-from tickettracker.worker import main
+from tickettracker.runtime.worker import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

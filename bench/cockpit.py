@@ -26,7 +26,7 @@ from sqlalchemy import event
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tickettracker import create_app  # noqa: E402
-from tickettracker.extensions import db  # noqa: E402
+from tickettracker.store.extensions import db  # noqa: E402
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -93,8 +93,9 @@ def seed(url: str, tickets: int, issues: int) -> float:
 
 def seed_history(app: Any, days: int = 30, runs: int = 500) -> None:
     """Store hourly completed sync runs per type and one KPI snapshot per day for the trend charts."""
-    from tickettracker.models import SyncRun, SyncStatus
-    from tickettracker.snapshots import take_snapshot
+    from tickettracker.cockpit.snapshots import take_snapshot
+    from tickettracker.core.vocabulary import SyncStatus
+    from tickettracker.store.models import SyncRun
 
     now = datetime.now(timezone.utc)
     with app.app_context():
@@ -138,7 +139,7 @@ class QueryTimer:
 
 def signed_in_client(app: Any) -> Any:
     """Return a test client signed in as a viewer created for the benchmark (the pages need a session)."""
-    from tickettracker.auth.users import create_user
+    from tickettracker.web.auth.users import create_user
 
     password = secrets.token_urlsafe(16)
     with app.app_context():

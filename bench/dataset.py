@@ -12,7 +12,7 @@ def seed(app: Any, conninfo: str, tickets: int, issues: int, history_days: int) 
     """Migrate, insert the tickets and issues with SQL, add sync history and KPI snapshots; return seconds."""
     from bench.cockpit import seed as seed_tickets
     from bench.cockpit import seed_history
-    from tickettracker.extensions import db
+    from tickettracker.store.extensions import db
 
     started = time.perf_counter()
     migrate(app)

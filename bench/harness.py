@@ -76,7 +76,7 @@ def migrate(app: Any) -> None:
     """Apply every migration to the app's database, then close its connections."""
     from flask_migrate import upgrade
 
-    from tickettracker.extensions import db
+    from tickettracker.store.extensions import db
 
     with app.app_context():
         upgrade(directory=str(ROOT / "migrations"))

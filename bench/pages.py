@@ -27,9 +27,9 @@ class PagePlan:
 
 def capture_ticket_sql(app: Any) -> tuple[str, dict[str, Any]]:
     """Return the SQL (and parameters) that ticket_page emits for the default /incidents view."""
-    from tickettracker import get_settings
-    from tickettracker.extensions import db
-    from tickettracker.queries import TicketQuery, ticket_page
+    from tickettracker.core.config import get_settings
+    from tickettracker.store.extensions import db
+    from tickettracker.store.queries import TicketQuery, ticket_page
 
     seen: list[tuple[str, Any]] = []
 

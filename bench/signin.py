@@ -16,7 +16,7 @@ TRIGGERS_PER_MINUTE = 25  # below the app's per-user limit on sync triggers (30 
 
 def create_user(app: Any, username: str, role: str) -> str:
     """Create a user in the scratch database and return its random password."""
-    from tickettracker.auth.users import create_user as create
+    from tickettracker.web.auth.users import create_user as create
 
     password = secrets.token_urlsafe(18)
     with app.app_context():
@@ -26,7 +26,7 @@ def create_user(app: Any, username: str, role: str) -> str:
 
 def admin_tokens(app: Any, triggers: int) -> list[str]:
     """Create one admin to start syncs plus enough that `triggers` POSTs a minute stay under the per-user limit."""
-    from tickettracker.auth.tokens import create_token_for
+    from tickettracker.web.auth.tokens import create_token_for
 
     tokens = []
     for n in range(1 + math.ceil(triggers / TRIGGERS_PER_MINUTE)):

@@ -45,8 +45,8 @@ def prepare(env: dict[str, str], tickets: int) -> None:
     from sqlalchemy import insert
 
     from tickettracker import create_app
-    from tickettracker.extensions import db
-    from tickettracker.models import Ticket
+    from tickettracker.store.extensions import db
+    from tickettracker.store.models import Ticket
 
     app = create_app(env)
     now = datetime.now(timezone.utc)
@@ -59,7 +59,7 @@ def prepare(env: dict[str, str], tickets: int) -> None:
         db.session.execute(insert(Ticket), rows)
         db.session.commit()
         if hasattr(app, "login_manager"):
-            from tickettracker.auth.users import create_user
+            from tickettracker.web.auth.users import create_user
 
             create_user(USER, PASSWORD, "viewer")
         db.engine.dispose()
@@ -144,8 +144,8 @@ def worker_pid(master: int) -> int:
 
 def publish_events(redis_url: str, count: int, gap: float, phase: str) -> None:
     """Publish count SyncStatusUpdated events, each stamped with its send time and the phase."""
-    from tickettracker.events import publish
-    from tickettracker.extensions import make_redis
+    from tickettracker.store.extensions import make_redis
+    from tickettracker.sync.events import publish
 
     redis = make_redis(redis_url)
     for n in range(count):

@@ -87,7 +87,7 @@ def open_stack(plan: Plan, work: Path) -> Iterator[Stack]:
 
 def _dispose(app: Any) -> None:
     """Close the in-process app's database connections."""
-    from tickettracker.extensions import db
+    from tickettracker.store.extensions import db
 
     with app.app_context():
         db.session.remove()

@@ -16,7 +16,7 @@ def run_sse(app: Any, url: str, redis_url: str, web: Any, streams: int, events: 
 
     sse.measure() signs in as its own user (sse.USER / sse.PASSWORD), which is created here the first time."""
     from bench import sse
-    from tickettracker.auth.users import create_user, find_user
+    from tickettracker.web.auth.users import create_user, find_user
 
     with app.app_context():
         if find_user(sse.USER) is None:

@@ -39,9 +39,9 @@ class Reporter:
 
 def sync_all(app: Any, full: bool) -> float:
     """Run an Incidents then a JIRA sync to completion; return the wall time in seconds."""
-    from tickettracker import get_settings
-    from tickettracker.extensions import db
-    from tickettracker.sync import run_sync
+    from tickettracker.core.config import get_settings
+    from tickettracker.store.extensions import db
+    from tickettracker.sync.runner import run_sync
 
     started = time.perf_counter()
     with app.app_context():
@@ -93,7 +93,7 @@ def flushed_counters(app: Any, conninfo: str) -> tuple[int, int, int]:
     """Flush this process's pending table statistics (ask, then close the backends) and read them once stable."""
     from sqlalchemy import text
 
-    from tickettracker.extensions import db
+    from tickettracker.store.extensions import db
 
     with app.app_context():
         db.session.execute(text("SELECT pg_stat_force_next_flush()"))
@@ -155,7 +155,7 @@ def _incremental_round(app: Any, sim: Any, share: float, recent: dict[str, set[s
 
 def measure_incremental(app: Any, sim: Any, budget: Budget, rounds: int, share: float = 0.01) -> list[Row]:
     """Change 1% of every vendor's items and sync incrementally, `rounds` times; list calls against the bound."""
-    from tickettracker import get_settings
+    from tickettracker.core.config import get_settings
 
     settings = get_settings(app)
     page, overlap = settings.sync_page_size, settings.sync_overlap_seconds

@@ -52,7 +52,7 @@ def _copy_row(record: Any, columns: tuple[str, ...], json_columns: frozenset[str
 
 def copy_rate(conninfo: str, records: list[Any], table: str) -> float:
     """Binary COPY the records into `table` in one transaction; return rows per second."""
-    from tickettracker.ingest import COLUMNS, COPY_TYPES, JSON_COLUMNS
+    from tickettracker.sync.ingest import COLUMNS, COPY_TYPES, JSON_COLUMNS
 
     cols = ", ".join(COLUMNS)
     with psycopg.connect(conninfo) as conn:
@@ -72,8 +72,8 @@ def copy_rate(conninfo: str, records: list[Any], table: str) -> float:
 
 def upsert_rate(app: Any, records: list[Any], batch: int) -> float:
     """Upsert the records through ingest.write_page in batches of `batch`; return rows per second."""
-    from tickettracker.extensions import db
-    from tickettracker.ingest import write_page
+    from tickettracker.store.extensions import db
+    from tickettracker.sync.ingest import write_page
 
     with app.app_context():
         started = time.perf_counter()
@@ -86,7 +86,7 @@ def upsert_rate(app: Any, records: list[Any], batch: int) -> float:
 
 def conversion_seconds(records: list[Any]) -> float:
     """Return the time write_page spends turning the records into COPY rows (ingest._row), for the note."""
-    from tickettracker.ingest import _row
+    from tickettracker.sync.ingest import _row
 
     started = time.perf_counter()
     for record in records:

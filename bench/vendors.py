@@ -32,7 +32,7 @@ class Budget:
 
 def start_simulator(sizes: dict[str, int], window: float, seed: int = 7) -> Any:
     """Generate and start the three vendor servers (no budget yet)."""
-    from tickettracker.simulator import VendorSimulator
+    from vendorsim import VendorSimulator
 
     return VendorSimulator(seed=seed, sizes=sizes, window_seconds=window).start()
 

@@ -39,7 +39,7 @@ def pg_admin_url(services_dir: Path) -> Iterator[str]:
     if _port_open("127.0.0.1", 5432):
         yield "postgresql://postgres@127.0.0.1:5432/postgres"
         return
-    from tickettracker.embedded import embedded_postgres_server
+    from tickettracker.runtime.embedded import embedded_postgres_server
 
     server = embedded_postgres_server(services_dir)
     yield server.get_uri()
@@ -100,7 +100,7 @@ def database_url(pg_admin_url: str) -> Iterator[str]:
                       "INSTANCE_PATH": tempfile.mkdtemp(prefix="tt-inst-")})
     with app.app_context():
         upgrade()
-    from tickettracker.extensions import db
+    from tickettracker.store.extensions import db
 
     with app.app_context():
         db.engine.dispose()
@@ -134,7 +134,7 @@ def app_config(database_url: str, redis_url: str, tmp_path: Path) -> dict[str, s
 def app(app_config: dict[str, str], database_url: str, redis_url: str):
     """A fresh app per test; tables emptied and Redis flushed afterwards."""
     from tickettracker import create_app
-    from tickettracker.extensions import db
+    from tickettracker.store.extensions import db
 
     Redis.from_url(redis_url).flushdb()
     application = create_app(app_config)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from tickettracker.extensions import db
-from tickettracker.models import Ticket
+from tickettracker.store.extensions import db
+from tickettracker.store.models import Ticket
 
 BASE_TIME = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 

@@ -33,9 +33,9 @@ def ensure_user(app, username: str, password: str, role: str) -> None:
     """Create a user unless it exists (a cheap PBKDF2 hash: tests sign in often; the app itself uses scrypt)."""
     from werkzeug.security import generate_password_hash
 
-    from tickettracker.auth.users import find_user
-    from tickettracker.extensions import db
-    from tickettracker.models import User
+    from tickettracker.store.extensions import db
+    from tickettracker.store.models import User
+    from tickettracker.web.auth.users import find_user
 
     with app.app_context():
         if find_user(username) is None:
@@ -133,7 +133,7 @@ class Processes:
     def admin_session(self, base: str) -> requests.Session:
         """Return a requests.Session signed in as the admin user (created on first use) on a live server."""
         from tickettracker import create_app
-        from tickettracker.extensions import db
+        from tickettracker.store.extensions import db
 
         app = create_app(self.config)
         ensure_user(app, *ADMIN, "admin")

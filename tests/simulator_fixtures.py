@@ -9,11 +9,10 @@ from typing import Any, Iterator
 import pytest
 from sqlalchemy import text
 
-from tickettracker import get_settings
-from tickettracker.config import Settings
-from tickettracker.extensions import db
-from tickettracker.simulator import VendorSimulator
-from tickettracker.sync import SyncCounts, SyncOutcome, run_sync
+from tickettracker.core.config import Settings, get_settings
+from tickettracker.store.extensions import db
+from tickettracker.sync.runner import SyncCounts, SyncOutcome, run_sync
+from vendorsim import VendorSimulator
 
 SIZES = {"freshservice": 60, "freshdesk": 60, "jira": 45}
 TYPE_OF = {"freshservice": "Incidents", "freshdesk": "Incidents", "jira": "JIRA"}

@@ -7,10 +7,10 @@ import re
 from redis import Redis
 
 from tests.live import TEST_PASSWORD, csrf_token_from, ensure_user, signed_in_client
-from tickettracker.auth import sessions
-from tickettracker.auth.throttle import Limit
-from tickettracker.extensions import db
-from tickettracker.models import ApiToken, AuditEvent, User
+from tickettracker.store.extensions import db
+from tickettracker.store.models import ApiToken, AuditEvent, User
+from tickettracker.web.auth import sessions
+from tickettracker.web.auth.throttle import Limit
 
 
 def _audit(app, action: str) -> list[AuditEvent]:
@@ -135,7 +135,7 @@ def test_failed_sign_ins_are_throttled_per_ip(app, anon_client):
 
 
 def test_sync_triggers_are_throttled_per_user(app, client, monkeypatch):
-    from tickettracker.auth import gate
+    from tickettracker.web.auth import gate
 
     monkeypatch.setitem(gate.THROTTLED, "sync_api.sync_jira", Limit("sync-trigger", 3, 60))
     answers = [client.post("/api/jira/sync").status_code for _ in range(4)]
@@ -206,7 +206,7 @@ def test_users_cli_create_set_role_disable(app):
 
 def test_demo_mode_creates_a_demo_admin_with_a_fresh_password_each_start(app, app_config):
     from tickettracker import create_app
-    from tickettracker.bootstrap import prepare_instance
+    from tickettracker.runtime.bootstrap import prepare_instance
 
     demo = create_app({**app_config, "DEMO_MODE": "true"})
     with demo.app_context():
@@ -224,7 +224,7 @@ def test_demo_mode_creates_a_demo_admin_with_a_fresh_password_each_start(app, ap
 
 
 def test_without_demo_mode_the_run_command_says_how_to_make_an_admin(app):
-    from tickettracker.bootstrap import prepare_instance
+    from tickettracker.runtime.bootstrap import prepare_instance
 
     with app.app_context():
         assert "users create NAME --role admin" in prepare_instance(app)[0]

@@ -7,8 +7,8 @@ import time
 from sqlalchemy import text
 
 from tests.live import signed_in_client
-from tickettracker.extensions import db
-from tickettracker.views import stream
+from tickettracker.store.extensions import db
+from tickettracker.web.views import stream
 
 
 def _read_until(response, marker: str, timeout: float = 10.0) -> str:
@@ -67,7 +67,7 @@ def test_disabling_the_user_closes_the_stream(app, monkeypatch):
 
 
 def test_an_expired_session_closes_the_stream(app, monkeypatch):
-    from tickettracker.auth import sessions
+    from tickettracker.web.auth import sessions
 
     monkeypatch.setattr(stream, "HEARTBEAT_SECONDS", 0.2)
     viewer = signed_in_client(app, "viewer", "viewer")

@@ -16,7 +16,7 @@ from playwright.sync_api import Page, Route, expect, sync_playwright
 from tests.factories import add_tickets
 from tests.live import ADMIN, Processes, ensure_user, login
 from tickettracker import create_app
-from tickettracker.extensions import db
+from tickettracker.store.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"

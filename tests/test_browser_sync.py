@@ -20,10 +20,12 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from sqlalchemy import select
 
 from tests.live import ADMIN, Processes, _answers, ensure_user, login, signed_in_session, wait_until
-from tickettracker import create_app, runs
-from tickettracker.extensions import db
-from tickettracker.models import ACTIVE_STATUSES, SyncRun
-from tickettracker.simulator import VendorSimulator
+from tickettracker import create_app
+from tickettracker.core.vocabulary import ACTIVE_STATUSES
+from tickettracker.store.extensions import db
+from tickettracker.store.models import SyncRun
+from tickettracker.sync import runs
+from vendorsim import VendorSimulator
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"

@@ -13,7 +13,7 @@ from playwright.sync_api import Page, sync_playwright
 from tests.factories import make_ticket
 from tests.live import ADMIN, Processes, ensure_user, login
 from tickettracker import create_app
-from tickettracker.extensions import db
+from tickettracker.store.extensions import db
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import text
 
 from tests.factories import make_ticket
-from tickettracker.cockpit import CockpitFilters, week_start, weeks_window
-from tickettracker.cockpit_incidents import incident_backlog, incident_flow, incident_resolution
-from tickettracker.cockpit_jira import jira_flow, jira_status_by_project, jira_wip
-from tickettracker.extensions import db
-from tickettracker.queries import BadQuery
+from tickettracker.cockpit.incidents import incident_backlog, incident_flow, incident_resolution
+from tickettracker.cockpit.jira import jira_flow, jira_status_by_project, jira_wip
+from tickettracker.cockpit.scope import CockpitFilters, week_start, weeks_window
+from tickettracker.store.extensions import db
+from tickettracker.store.queries import BadQuery
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 4, 12, 0, tzinfo=UTC)  # a Wednesday; its ISO week starts Monday 2026-11-02 00:00 UTC

@@ -15,9 +15,10 @@ from werkzeug.serving import make_server
 from tests.factories import make_ticket
 from tests.live import ADMIN, ensure_user, login
 from tests.test_cockpit_views import random_item
-from tickettracker.extensions import db
-from tickettracker.models import SyncRun, SyncStatus
-from tickettracker.snapshots import take_snapshot
+from tickettracker.cockpit.snapshots import take_snapshot
+from tickettracker.core.vocabulary import SyncStatus
+from tickettracker.store.extensions import db
+from tickettracker.store.models import SyncRun
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

@@ -7,10 +7,11 @@ from datetime import date, datetime, timedelta, timezone
 from sqlalchemy import func, select, text
 
 from tests.factories import make_ticket
-from tickettracker.extensions import db
-from tickettracker.models import KpiSnapshot, SyncRun, SyncSchedule, SyncStatus
-from tickettracker.snapshots import take_snapshot, trend_series
-from tickettracker.trust import freshness
+from tickettracker.cockpit.snapshots import take_snapshot, trend_series
+from tickettracker.cockpit.trust import freshness
+from tickettracker.core.vocabulary import SyncStatus
+from tickettracker.store.extensions import db
+from tickettracker.store.models import KpiSnapshot, SyncRun, SyncSchedule
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 4, 12, 0, tzinfo=UTC)

@@ -10,12 +10,14 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from tests.factories import make_ticket
-from tickettracker.cockpit import CockpitFilters, dashboard_data
-from tickettracker.cockpit_incidents import incident_backlog
-from tickettracker.cockpit_present import present
-from tickettracker.extensions import db
-from tickettracker.models import SyncRun, SyncStatus
-from tickettracker.views.cockpit import tracker_link
+from tickettracker.cockpit.dashboard import dashboard_data
+from tickettracker.cockpit.incidents import incident_backlog
+from tickettracker.cockpit.present import present
+from tickettracker.cockpit.scope import CockpitFilters
+from tickettracker.core.vocabulary import SyncStatus
+from tickettracker.store.extensions import db
+from tickettracker.store.models import SyncRun
+from tickettracker.web.views.cockpit import tracker_link
 
 UTC = timezone.utc
 EVIL = "</script><script>alert(1)</script>"

@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from tickettracker.connectors import ConfigurationError
 from tickettracker.connectors.jira import JiraConnector
-from tickettracker.extensions import db
+from tickettracker.store.extensions import db
 
 from . import simulator_fixtures as fx
 from .simulator_fixtures import (

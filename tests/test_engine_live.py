@@ -9,10 +9,11 @@ import time
 import pytest
 
 from tests.live import wait_until
-from tickettracker import runs
-from tickettracker.extensions import db
-from tickettracker.models import SyncRun, SyncStatus, Ticket
-from tickettracker.simulator import VendorSimulator
+from tickettracker.core.vocabulary import SyncStatus
+from tickettracker.store.extensions import db
+from tickettracker.store.models import SyncRun, Ticket
+from tickettracker.sync import runs
+from vendorsim import VendorSimulator
 
 
 @pytest.fixture()
@@ -51,7 +52,7 @@ def _start_stack(processes, sim, workers: int = 2, scheduler: bool = False) -> s
     processes.env["RATE_LIMIT_WINDOW_SECONDS"] = "2"  # the simulator's shortened rate-limit window
     processes.start_worker(processes=workers)
     if scheduler:
-        processes.start("scheduler", [sys.executable, "-m", "tickettracker.scheduler", "--interval", "1"])
+        processes.start("scheduler", [sys.executable, "-m", "tickettracker.runtime.scheduler", "--interval", "1"])
     return processes.start_web()
 
 

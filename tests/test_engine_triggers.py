@@ -9,12 +9,14 @@ import pytest
 from redis import Redis
 
 from tests.live import signed_in_client
-from tickettracker import create_app, runs
-from tickettracker.engine import recover
-from tickettracker.extensions import db, redis_client
-from tickettracker.models import SyncRun, SyncSchedule, SyncStatus
-from tickettracker.schedule import ensure_schedule_rows, reconcile, scheduled_ids, scheduler_for, wanted_schedules
-from tickettracker.taskqueue import job_exists
+from tickettracker import create_app
+from tickettracker.core.vocabulary import SyncStatus
+from tickettracker.store.extensions import db, redis_client
+from tickettracker.store.models import SyncRun, SyncSchedule
+from tickettracker.sync import runs
+from tickettracker.sync.lifecycle import recover
+from tickettracker.sync.queues import job_exists
+from tickettracker.sync.schedule import ensure_schedule_rows, reconcile, scheduled_ids, scheduler_for, wanted_schedules
 
 
 def test_trigger_answers_202_with_job_id_and_queues_one_rq_job(app, client):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import threading
 
-from tickettracker.events import parse_id, publish, replay
-from tickettracker.extensions import redis_client
+from tickettracker.store.extensions import redis_client
+from tickettracker.sync.events import parse_id, publish, replay
 
 
 def _publish_many(app, count: int) -> list[str]:
@@ -88,10 +88,10 @@ def test_sse_endpoint_replays_after_last_event_id_then_streams_live(app, process
 
 
 def test_a_run_state_published_late_never_replaces_a_newer_one(app):
-    from tickettracker import runs
-    from tickettracker.events import publish_run
-    from tickettracker.extensions import db
-    from tickettracker.models import SyncStatus
+    from tickettracker.core.vocabulary import SyncStatus
+    from tickettracker.store.extensions import db
+    from tickettracker.sync import runs
+    from tickettracker.sync.events import publish_run
 
     with app.app_context():
         redis = redis_client()

@@ -8,9 +8,9 @@ from alembic.migration import MigrationContext
 
 from tests.factories import add_tickets
 from tickettracker import create_app
-from tickettracker.config import ConfigError, load_settings, mask_url
-from tickettracker.extensions import db
-from tickettracker.services import ServiceUnavailable, check_database, check_redis
+from tickettracker.core.config import ConfigError, load_settings, mask_url
+from tickettracker.store.extensions import db
+from tickettracker.store.health import ServiceUnavailable, check_database, check_redis
 
 
 def test_malformed_setting_names_itself(tmp_path):

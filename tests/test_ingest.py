@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from tickettracker.connectors.base import Checkpoint, TicketRecord
-from tickettracker.extensions import db
-from tickettracker.ingest import census_diff, dedupe, load_cursor, mark_deleted, write_page
+from tickettracker.store.extensions import db
+from tickettracker.sync.ingest import census_diff, dedupe, load_cursor, mark_deleted, write_page
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

@@ -10,12 +10,12 @@ from werkzeug.routing import AnyConverter, IntegerConverter
 
 from tests.factories import make_ticket
 from tests.live import TEST_PASSWORD, ensure_user, signed_in_client
-from tickettracker import runs
-from tickettracker.auth.gate import PUBLIC, needs_admin
-from tickettracker.auth.tokens import create_token_for
-from tickettracker.extensions import db
-from tickettracker.models import User
-from tickettracker.security import CONTENT_SECURITY_POLICY, vendor_html
+from tickettracker.store.extensions import db
+from tickettracker.store.models import User
+from tickettracker.sync import runs
+from tickettracker.web.auth.gate import PUBLIC, needs_admin
+from tickettracker.web.auth.tokens import create_token_for
+from tickettracker.web.security import CONTENT_SECURITY_POLICY, vendor_html
 
 ROOT = Path(__file__).resolve().parent.parent
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}

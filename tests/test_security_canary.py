@@ -11,8 +11,8 @@ from redis import Redis
 from sqlalchemy import text
 
 from tests.live import wait_until
-from tickettracker.extensions import db
-from tickettracker.simulator import VendorSimulator
+from tickettracker.store.extensions import db
+from vendorsim import VendorSimulator
 
 CANARY = "canary-" + secrets.token_hex(12)
 JIRA_CANARY = "jira-canary-" + secrets.token_hex(12)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from tickettracker.simulator import VendorSimulator
+from vendorsim import VendorSimulator
 
 UTC = timezone.utc
 OLD = "2000-01-01T00:00:00Z"
@@ -758,7 +758,7 @@ def test_default_sizes_generate_deterministic_and_hostile():
 
 def test_cli_runs_and_prints_base_urls():
     root = Path(__file__).resolve().parents[1]
-    command = [sys.executable, "-m", "tickettracker.simulator", "--size-freshservice", "20", "--size-freshdesk", "20",
+    command = [sys.executable, "-m", "vendorsim", "--size-freshservice", "20", "--size-freshdesk", "20",
                "--size-jira", "20", "--seed", "4"]
     process = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, text=True)
     try:

@@ -7,10 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from tickettracker import get_settings
-from tickettracker.config import VendorSettings
 from tickettracker.connectors import ConfigurationError
-from tickettracker.sync import run_sync
+from tickettracker.core.config import VendorSettings, get_settings
+from tickettracker.sync.runner import run_sync
 
 from . import simulator_fixtures as fx
 from .simulator_fixtures import (

@@ -9,8 +9,8 @@ from html.parser import HTMLParser
 import pytest
 
 from tests.factories import add_tickets
-from tickettracker import runs
-from tickettracker.models import SyncStatus
+from tickettracker.core.vocabulary import SyncStatus
+from tickettracker.sync import runs
 
 PAGES = ("/incidents", "/development", "/sync", "/")
 

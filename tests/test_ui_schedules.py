@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from tickettracker.extensions import db, redis_client
-from tickettracker.models import SyncSchedule
-from tickettracker.schedule import next_runs, reconcile, scheduler_for, wanted_schedules
+from tickettracker.store.extensions import db, redis_client
+from tickettracker.store.models import SyncSchedule
+from tickettracker.sync.schedule import next_runs, reconcile, scheduler_for, wanted_schedules
 
 
 def _row(app, sync_type: str) -> SyncSchedule | None:

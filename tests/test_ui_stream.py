@@ -8,11 +8,11 @@ import time
 from collections.abc import Iterator
 
 from tests.live import signed_in_client
-from tickettracker import runs
-from tickettracker.events import publish, publish_run
-from tickettracker.extensions import redis_client
-from tickettracker.models import SyncStatus
-from tickettracker.views import stream
+from tickettracker.core.vocabulary import SyncStatus
+from tickettracker.store.extensions import redis_client
+from tickettracker.sync import runs
+from tickettracker.sync.events import publish, publish_run
+from tickettracker.web.views import stream
 
 
 def _frames(response) -> Iterator[dict[str, str]]:

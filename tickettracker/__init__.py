@@ -8,7 +8,15 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from .config import Settings, load_settings
+from tickettracker.cockpit.snapshots import snapshot_after_sync
+from tickettracker.core.config import get_settings, load_settings
+from tickettracker.runtime.cli import register_cli
+from tickettracker.runtime.embedded import fill_in_embedded
+from tickettracker.store.extensions import db, init_redis, migrate
+from tickettracker.sync.jobs import AFTER_SYNC_HOOKS
+from tickettracker.web.auth import init_auth
+from tickettracker.web.security import init_security
+from tickettracker.web.views import register_blueprints
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -17,8 +25,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: settings, extensions, blueprints, CLI. Nothing runs at import time."""
     settings = load_settings(config)
     if settings.database_url is None or settings.redis_url is None:
-        from .embedded import fill_in_embedded
-
         settings = fill_in_embedded(settings)
     app = Flask(
         __name__,
@@ -29,35 +35,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings.flask_config())
     app.config["REDIS_URL"] = settings.redis_url
     app.extensions["tt_settings"] = settings
+    app.extensions[AFTER_SYNC_HOOKS] = [snapshot_after_sync]
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin on every start
-
-    from .extensions import db, init_redis, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     init_redis(app)
 
-    from .auth import init_auth
-    from .security import init_security
-
     init_security(app)
     init_auth(app)
 
-    from .views import register_blueprints
-
     register_blueprints(app)
-
-    from .cli import register_cli
 
     register_cli(app)
     return app
 
 
-def get_settings(app: Flask | None = None) -> Settings:
-    """Return the Settings of the given (or current) app."""
-    if app is None:
-        from flask import current_app
-
-        app = current_app
-    return app.extensions["tt_settings"]
+__all__ = ["create_app", "get_settings"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import (
+from tickettracker.connectors.base import (
     CensusConnector,
     Checkpoint,
     ConfigurationError,
@@ -16,10 +16,11 @@ from .base import (
     TicketRecord,
     TransientSyncError,
 )
-from .freshdesk import FreshdeskConnector
-from .freshservice import FreshserviceConnector
-from .http import LogFn, SleepFn
-from .jira import JiraConnector
+from tickettracker.connectors.freshdesk import FreshdeskConnector
+from tickettracker.connectors.freshservice import FreshserviceConnector
+from tickettracker.connectors.http import LogFn, SleepFn
+from tickettracker.connectors.jira import JiraConnector
+from tickettracker.core.vocabulary import SYNC_TYPES
 
 REGISTRY: dict[str, Any] = {
     "freshservice": FreshserviceConnector,
@@ -36,8 +37,6 @@ REQUIRED = {
 
 def sources_of(sync_type: str) -> tuple[str, ...]:
     """Return the sources a sync type covers, or raise ConfigurationError for an unknown type."""
-    from ..models import SYNC_TYPES
-
     for name, sources in SYNC_TYPES.items():
         if name.lower() == str(sync_type).lower():
             return sources

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Iterator
 
-from .base import Checkpoint, ConfigurationError, HttpStats, Page
-from .freshworks import (
+from tickettracker.connectors.base import Checkpoint, ConfigurationError, HttpStats, Page
+from tickettracker.connectors.freshworks import (
     Directory,
     FreshworksConfig,
     FreshworksConnectorBase,
@@ -19,8 +19,8 @@ from .freshworks import (
     status_labels,
     ticket_record,
 )
-from .http import HttpPolicy, LogFn, SleepFn, VendorResponse, clean_text
-from .mapping import fw_time, parse_time
+from tickettracker.connectors.http import HttpPolicy, LogFn, SleepFn, VendorResponse, clean_text
+from tickettracker.connectors.mapping import fw_time, parse_time
 
 PASSES = (("open", None, "open tickets"), ("deleted", "deleted", "deleted tickets"), ("spam", "spam", "spam"))
 INCLUDE = "description,requester,stats"

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Iterator
 
-from .base import Checkpoint, HttpStats, Page
-from .freshworks import (
+from tickettracker.connectors.base import Checkpoint, HttpStats, Page
+from tickettracker.connectors.freshworks import (
     Directory,
     FreshworksConfig,
     FreshworksConnectorBase,
@@ -20,8 +20,8 @@ from .freshworks import (
     status_labels,
     ticket_record,
 )
-from .http import HttpPolicy, LogFn, SleepFn, VendorResponse
-from .mapping import fw_time, parse_time
+from tickettracker.connectors.http import HttpPolicy, LogFn, SleepFn, VendorResponse
+from tickettracker.connectors.mapping import fw_time, parse_time
 
 PASSES = (("open", None), ("deleted", "deleted"), ("spam", "spam"))
 INCLUDE = "requester,stats"

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .base import HttpStats, TicketRecord
-from .http import HttpPolicy, LogFn, SleepFn, VendorClient, VendorIdentity
-from .mapping import (
+from tickettracker.connectors.base import HttpStats, TicketRecord
+from tickettracker.connectors.http import HttpPolicy, LogFn, SleepFn, VendorClient, VendorIdentity
+from tickettracker.connectors.mapping import (
     EPOCH_START,
     as_int,
     fw_channel,

@@ -13,8 +13,8 @@ from typing import Any, Callable, Mapping
 
 import requests
 
-from .base import ConfigurationError, HttpStats, TransientSyncError
-from .pacing import Pacer
+from tickettracker.connectors.base import ConfigurationError, HttpStats, TransientSyncError
+from tickettracker.connectors.pacing import Pacer
 
 USER_AGENT = "TicketTracker/1.0"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})

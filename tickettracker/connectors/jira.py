@@ -9,11 +9,19 @@ from typing import Any, Iterable, Iterator
 
 import requests
 
-from .base import Checkpoint, ConfigurationError, HttpStats, Page, TicketRecord
-from .freshworks import copy_state
-from .http import HttpPolicy, LogFn, SleepFn, VendorClient, VendorIdentity
-from .jira_records import BASE_FIELDS, DEFAULT_SPRINT_FIELD, GREENHOPPER_SPRINT, from_ms, issue_record, ms, updated_ms
-from .mapping import EPOCH_START, parse_time
+from tickettracker.connectors.base import Checkpoint, ConfigurationError, HttpStats, Page, TicketRecord
+from tickettracker.connectors.freshworks import copy_state
+from tickettracker.connectors.http import HttpPolicy, LogFn, SleepFn, VendorClient, VendorIdentity
+from tickettracker.connectors.jira_records import (
+    BASE_FIELDS,
+    DEFAULT_SPRINT_FIELD,
+    GREENHOPPER_SPRINT,
+    from_ms,
+    issue_record,
+    ms,
+    updated_ms,
+)
+from tickettracker.connectors.mapping import EPOCH_START, parse_time
 
 FAILED_LOGIN = frozenset({"AUTHENTICATED_FAILED", "AUTHENTICATION_DENIED"})
 FETCH_CHUNK = 50

@@ -6,8 +6,8 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from .base import TicketRecord
-from .mapping import jira_category, parse_date, parse_time, plain_description, small_int
+from tickettracker.connectors.base import TicketRecord
+from tickettracker.connectors.mapping import jira_category, parse_date, parse_time, plain_description, small_int
 
 BASE_FIELDS = ("summary", "status", "priority", "issuetype", "assignee", "reporter", "project", "labels", "created",
                "updated", "resolutiondate", "duedate", "description")

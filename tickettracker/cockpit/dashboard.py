@@ -1,0 +1,48 @@
+"""Every number of the dashboard in one structure, and its JSON form."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from tickettracker.cockpit.incidents import incident_backlog, incident_flow, incident_resolution
+from tickettracker.cockpit.jira import jira_flow, jira_status_by_project, jira_wip
+from tickettracker.cockpit.scope import CockpitFilters
+from tickettracker.cockpit.snapshots import trend_series
+from tickettracker.cockpit.trust import freshness
+
+
+def dashboard_data(filters: CockpitFilters, now: datetime | None = None) -> dict[str, Any]:
+    """Return every number of the dashboard for the filters, with freshness stamps and trends."""
+    now = now or datetime.now(timezone.utc)
+    stamps = freshness(now)
+    data: dict[str, Any] = {"generated_at": now, "filters": filters, "incidents": None, "jira": None}
+    if filters.shows_incidents:
+        data["incidents"] = {
+            "stamp": stamps["Incidents"], "backlog": incident_backlog(filters, now),
+            "flow": incident_flow(filters, now), "resolution": incident_resolution(filters, now),
+            "trend": trend_series("incidents", filters.source, now)}
+    if filters.shows_jira:
+        data["jira"] = {
+            "stamp": stamps["JIRA"], "status": jira_status_by_project(filters, now),
+            "flow": jira_flow(filters, now), "wip": jira_wip(filters, now),
+            "trend": trend_series("jira", filters.source, now)}
+    return data
+
+
+def to_json(value: Any) -> Any:
+    """Return the dashboard data as JSON-ready values with camelCase keys."""
+    if isinstance(value, dict):
+        return {_camel(str(k)): to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if hasattr(value, "as_dict"):
+        return to_json(value.as_dict())
+    return value
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part.capitalize() for part in rest)

@@ -1,0 +1,207 @@
+"""Turn cockpit numbers into tiles and chart specs (data only, no HTML), each number with its tracker link."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Callable
+
+from tickettracker.cockpit.jira import CATEGORIES, CATEGORY_LABELS
+from tickettracker.cockpit.scope import FW_SOURCES, CockpitFilters
+from tickettracker.cockpit.trust import Stamp
+
+Link = Callable[[str, dict[str, str]], str]
+SOURCE_LABELS = {"freshservice": "Freshservice", "freshdesk": "Freshdesk", "jira": "Jira"}
+SOURCE_COLORS = {"freshservice": "--chart-1", "freshdesk": "--chart-2"}
+CATEGORY_COLORS = {"todo": "--chart-todo", "in_progress": "--chart-progress", "done": "--chart-done"}
+
+
+def tile(key: str, label: str, value: Any, url: str | None, hint: str, *, tone: str = "",
+         display: str | None = None) -> dict[str, Any]:
+    """Return one KPI tile."""
+    shown = display if display is not None else ("—" if value is None else f"{value:,}")
+    return {"key": key, "label": label, "value": value, "display": shown, "url": url, "hint": hint, "tone": tone}
+
+
+def chart(key: str, title: str, kind: str, axis: str, labels: list[str], series: list[dict[str, Any]],
+          **options: Any) -> dict[str, Any]:
+    """Return one chart spec: labels, series of values with their links, and drawing options."""
+    return {"key": key, "title": title, "type": kind, "axis": axis, "labels": labels, "series": series,
+            "stacked": options.get("stacked", False), "horizontal": options.get("horizontal", False),
+            "empty": options.get("empty") or "", "tall": options.get("tall", False), "note": options.get("note", "")}
+
+
+def series(name: str, color: str, values: list[Any], links: list[str | None] | None = None) -> dict[str, Any]:
+    """Return one data series of a chart."""
+    return {"name": name, "color": color, "values": values, "links": links or [None] * len(values)}
+
+
+def duration(hours: float | None) -> str:
+    """Format a duration in hours as hours below two days, else days."""
+    if hours is None:
+        return "—"
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} d"
+
+
+def day_range(first: date, last: date, column: str) -> dict[str, str]:
+    """Return tracker filters for a date column between two days (both included)."""
+    return {f"{column}_from": first.isoformat(), f"{column}_to": last.isoformat()}
+
+
+def stamp_view(stamp: Stamp, now: datetime) -> dict[str, Any]:
+    """Return what a tile shows about freshness: time, run, and whether (and why) the data is stale."""
+    shown = None
+    if stamp.as_of is not None:
+        as_of = stamp.as_of.astimezone(timezone.utc)
+        shown = f"{as_of:%H:%M} UTC" if as_of.date() == now.astimezone(timezone.utc).date() \
+            else f"{as_of:%d %b %H:%M} UTC"
+    return {"sync_type": stamp.sync_type, "stale": stamp.stale, "reason": stamp.reason, "time": shown,
+            "iso": stamp.as_of.isoformat() if stamp.as_of else None, "run": stamp.short_run,
+            "interval": stamp.interval_minutes}
+
+
+def weekly_chart(key: str, title: str, rows: list[dict[str, Any]], names: dict[str, tuple[str, str, str]],
+                 link: Callable[[dict[str, str]], str]) -> dict[str, Any]:
+    """Return a grouped bar chart of weekly counts; names maps a count to (label, colour, date column)."""
+    labels = [f"{row['week']:%d %b}" for row in rows]
+    data = [series(label, color, [row[name] for row in rows],
+                   [link(day_range(row["week"], row["week"] + timedelta(days=6), column)) for row in rows])
+            for name, (label, color, column) in names.items()]
+    return chart(key, title, "bar", "Week starting (Monday, UTC)", labels, data)
+
+
+def trend_chart(key: str, title: str, rows: list[dict[str, Any]], names: dict[str, tuple[str, str]],
+                note: str = "") -> dict[str, Any]:
+    """Return a line chart of daily snapshot values (history: no tracker links)."""
+    labels = [f"{row['day']:%d %b}" for row in rows]
+    data = [series(label, color, [row[name] for row in rows]) for name, (label, color) in names.items()]
+    empty = "" if rows else "No snapshots yet: they are taken daily and after each successful sync."
+    return chart(key, title, "line", "Day (UTC)", labels, data, empty=empty, note=note)
+
+
+def ageing_chart(key: str, title: str, buckets: list[dict[str, Any]], color: str,
+                 link: Callable[[str], str]) -> dict[str, Any]:
+    """Return a bar chart of age buckets, each bar linking to its list."""
+    values = [b["count"] for b in buckets]
+    return chart(key, title, "bar", "Age since created", [b["label"] for b in buckets],
+                 [series("Items", color, values, [link(b["bucket"]) for b in buckets])])
+
+
+def sources_in_scope(filters: CockpitFilters) -> tuple[str, ...]:
+    """Return the helpdesk sources the filters cover."""
+    return (filters.source,) if filters.source in FW_SOURCES else FW_SOURCES
+
+
+def status_chart(status: dict[str, Any], filters: CockpitFilters, link: Link) -> dict[str, Any]:
+    """Return the stacked bar chart of Jira issues per project: open by status category, and done in the period."""
+    projects = status["projects"]
+    done = day_range(status["first_day"], status["last_day"], "resolved")
+    extra = {"todo": {}, "in_progress": {}, "done": done}
+    names = {**CATEGORY_LABELS, "done": f"Done, last {filters.period} days"}
+    data = [series(names[cat], CATEGORY_COLORS[cat], [p[cat] for p in projects],
+                   [link("development", {**filters.jira_params(status=cat, **extra[cat]), "project": p["project"]})
+                    if p["project"] else None for p in projects])
+            for cat in CATEGORIES]
+    return chart("jira-status", "Issues per project by status category", "bar", "Project",
+                 [p["project"] or "(no project)" for p in projects], data, stacked=True, horizontal=True,
+                 tall=len(projects) > 8, empty="" if projects else "No Jira issues in the cache for these filters.")
+
+
+def incident_tiles(section: dict[str, Any], filters: CockpitFilters, link: Link) -> list[dict[str, Any]]:
+    """Return the helpdesk tiles, each linking to the tracker list that explains it."""
+    total, res = section["backlog"]["total"], section["resolution"]
+    days = f"last {filters.period} days"
+    resolved = link("incidents", filters.incident_params(**day_range(res["first_day"], res["last_day"], "resolved")))
+
+    def to(**params: str) -> str:
+        return link("incidents", filters.incident_params(**params))
+
+    return [
+        tile("open", "Open backlog", total["open"], to(status="open"), "open or pending"),
+        tile("overdue", "Overdue", total["overdue"], to(overdue="1", sort="due"), "open and past due",
+             tone="bad" if total["overdue"] else ""),
+        tile("at_risk", "At risk", total["at_risk"], to(at_risk="1", sort="due"), "due within 24 h",
+             tone="warn" if total["at_risk"] else ""),
+        tile("fr_overdue", "First response overdue", total["fr_overdue"], to(fr_overdue="1"),
+             "no first response, past its due time", tone="bad" if total["fr_overdue"] else ""),
+        tile("unassigned", "Unassigned", total["unassigned"], to(status="open", unassigned="1"), "open, no agent"),
+        tile("escalated", "Escalated", total["escalated"], to(status="open", escalated="1"), "open and escalated"),
+        tile("created", "Created", res["created"],
+             to(**day_range(res["first_day"], res["last_day"], "created")), days),
+        tile("resolved", "Resolved", res["resolved"], resolved, days),
+        tile("ttr_p50", "Time to resolve, median", res["p50_hours"], resolved, f"resolved in the {days}",
+             display=duration(res["p50_hours"])),
+        tile("ttr_p90", "Time to resolve, 90th percentile", res["p90_hours"], resolved,
+             f"resolved in the {days}", display=duration(res["p90_hours"])),
+    ]
+
+
+def incident_charts(section: dict[str, Any], filters: CockpitFilters, link: Link) -> list[dict[str, Any]]:
+    """Return the helpdesk charts: backlog by priority and source, ageing, weekly flow, trend."""
+    rows = section["backlog"]["by_priority"]
+    sources = sources_in_scope(filters)
+    by_priority = [series(SOURCE_LABELS[src], SOURCE_COLORS[src], [r["by_source"][src] for r in rows],
+                          [link("incidents", {**filters.incident_params(status="open", priority=r["priority"]),
+                                              "source": src}) if r["priority"] else None for r in rows])
+                   for src in sources]
+    return [
+        chart("fw-priority", "Open backlog by priority and source", "bar", "Priority",
+              [r["priority"] or "(none)" for r in rows], by_priority, stacked=True,
+              empty="" if rows else "No open tickets for these filters."),
+        ageing_chart("fw-ageing", "Age of open tickets", section["backlog"]["ageing"], "--chart-1",
+                     lambda b: link("incidents", filters.incident_params(status="open", age=b))),
+        weekly_chart("fw-flow", "Created vs resolved per week", section["flow"],
+                     {"created": ("Created", "--chart-1", "created"),
+                      "resolved": ("Resolved", "--chart-done", "resolved")},
+                     lambda p: link("incidents", filters.incident_params(**p))),
+        trend_chart("fw-trend", "Open backlog and overdue, last 30 days", section["trend"],
+                    {"open": ("Open backlog", "--chart-1"), "overdue": ("Overdue", "--chart-bad")},
+                    "All groups: snapshots keep totals per source only." if filters.group else ""),
+    ]
+
+
+def jira_tiles(section: dict[str, Any], filters: CockpitFilters, link: Link) -> list[dict[str, Any]]:
+    """Return the Jira tiles, each linking to the tracker list that explains it."""
+    totals, wip = section["status"]["totals"], section["wip"]
+
+    def to(**params: str) -> str:
+        return link("development", filters.jira_params(**params))
+
+    in_progress = to(status="in_progress", sort="created", dir="asc")
+    return [
+        tile("open", "Open issues", totals["open"], to(status="open"), "to do or in progress"),
+        tile("wip", "Work in progress", wip["count"], in_progress, "status category in progress"),
+        tile("wip_p50", "WIP age, median", wip["p50_days"], in_progress, "days since created",
+             display="—" if wip["p50_days"] is None else f"{wip['p50_days']:.1f} d"),
+        tile("wip_oldest", "WIP age, oldest", wip["oldest_days"], in_progress, "days since created",
+             display="—" if wip["oldest_days"] is None else f"{wip['oldest_days']:.1f} d"),
+        tile("stuck", "Stuck", totals["stuck"], to(stuck="1", sort="updated", dir="asc"),
+             "not done, not updated for 3 days", tone="warn" if totals["stuck"] else ""),
+    ]
+
+
+def jira_charts(section: dict[str, Any], filters: CockpitFilters, link: Link) -> list[dict[str, Any]]:
+    """Return the Jira charts: status per project, weekly flow, WIP age, trend."""
+    return [
+        status_chart(section["status"], filters, link),
+        weekly_chart("jira-flow", "Created vs done per week", section["flow"],
+                     {"created": ("Created", "--chart-1", "created"), "done": ("Done", "--chart-done", "resolved")},
+                     lambda p: link("development", filters.jira_params(**p))),
+        ageing_chart("jira-wip", "Age of work in progress", section["wip"]["ageing"], "--chart-progress",
+                     lambda b: link("development", filters.jira_params(status="in_progress", age=b))),
+        trend_chart("jira-trend", "Open and stuck issues, last 30 days", section["trend"],
+                    {"open": ("Open issues", "--chart-1"), "stuck": ("Stuck", "--chart-warn")},
+                    "All projects: snapshots keep Jira totals only." if filters.project else ""),
+    ]
+
+
+def present(data: dict[str, Any], link: Link) -> dict[str, Any]:
+    """Return the dashboard's sections (stamp, tiles, charts) ready for the templates."""
+    filters, now = data["filters"], data["generated_at"]
+    sections = []
+    for key, title, tiles, charts in (("incidents", "Incidents and service requests", incident_tiles, incident_charts),
+                                      ("jira", "Jira", jira_tiles, jira_charts)):
+        section = data[key]
+        if section is not None:
+            sections.append({"key": key, "title": title, "stamp": stamp_view(section["stamp"], now),
+                             "tiles": tiles(section, filters, link), "charts": charts(section, filters, link)})
+    return {"filters": filters, "generated_at": now, "sections": sections}

@@ -1,0 +1,298 @@
+"""Settings read once from the environment (and an optional .env), typed, failing fast."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+from flask import Flask, current_app
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names it."""
+
+
+def mask_url(url: str | None) -> str:
+    """Return the URL with its password replaced by ***."""
+    if not url:
+        return "(not set)"
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _text(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int = 0, hi: int = 10**9) -> int:
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    lowered = raw.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
+    raw = _text(env, name)
+    if raw is None:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in schemes or not (parts.netloc or parts.path or parts.query):
+        raise ConfigError(f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}, "
+                          f"got {mask_url(raw)!r}")
+    return raw.rstrip("/") if parts.scheme.startswith("http") else raw
+
+
+def _vendor_url(env: Mapping[str, str], prefix: str, host_suffix: str) -> str | None:
+    base = _url(env, f"{prefix}_BASE_URL", ("http", "https"))
+    if base:
+        return base
+    domain = _text(env, f"{prefix}_DOMAIN")
+    if not domain:
+        return None
+    if "/" in domain or " " in domain:
+        raise ConfigError(f"{prefix}_DOMAIN must be a bare name like 'acme' or 'acme{host_suffix}', got {domain!r}")
+    host = domain if domain.endswith(host_suffix) else f"{domain}{host_suffix}"
+    return f"https://{host}"
+
+
+def _csv(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = _text(env, name)
+    if raw is None:
+        return ()
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = (_text(env, name) or default).lower()
+    if raw not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
+@dataclass(frozen=True)
+class VendorSettings:
+    """Where and how to reach the three vendors; a source without credentials is not synced."""
+
+    freshservice_url: str | None = None
+    freshservice_api_key: str | None = field(default=None, repr=False)
+    freshservice_workspaces: tuple[str, ...] = ()
+    freshdesk_url: str | None = None
+    freshdesk_api_key: str | None = field(default=None, repr=False)
+    jira_url: str | None = None
+    jira_email: str | None = None
+    jira_api_token: str | None = field(default=None, repr=False)
+    jira_projects: tuple[str, ...] = ()
+    jira_jql: str | None = None
+    jira_flavour: str = "cloud"
+
+    def configured_sources(self) -> tuple[str, ...]:
+        """Return the sources that have both an address and credentials."""
+        found = []
+        if self.freshservice_url and self.freshservice_api_key:
+            found.append("freshservice")
+        if self.freshdesk_url and self.freshdesk_api_key:
+            found.append("freshdesk")
+        if self.jira_url and self.jira_api_token and (self.jira_email or self.jira_flavour == "datacenter"):
+            found.append("jira")
+        return tuple(found)
+
+    def secrets(self) -> tuple[str, ...]:
+        """Return every credential value, so logs and messages can redact them."""
+        return tuple(s for s in (self.freshservice_api_key, self.freshdesk_api_key, self.jira_api_token) if s)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the application, read once."""
+
+    secret_key: str = field(repr=False)
+    database_url: str | None
+    redis_url: str | None
+    instance_path: Path
+    vendors: VendorSettings
+    demo_mode: bool = False
+    http_timeout: float = 30.0
+    rate_limit_share: float = 0.5
+    sync_overlap_seconds: int = 300
+    sync_page_size: int = 100
+    sync_interval_incidents: int = 60
+    sync_interval_jira: int = 60
+    sync_max_retries: int = 3
+    sync_retry_base_seconds: int = 30
+    sync_heartbeat_seconds: int = 10
+    jira_census_every: int = 6
+    http_max_retries: int = 5
+    http_backoff_seconds: float = 1.0
+    http_backoff_max_seconds: float = 60.0
+    http_max_wait_seconds: float = 120.0
+    rate_limit_window_seconds: float = 60.0
+    session_cookie_secure: bool = True
+    session_hours: int = 12
+    proxy_count: int = 0
+    page_size: int = 50
+    log_level: str = "INFO"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def heartbeat_stale_seconds(self) -> float:
+        """Return how long a running sync may stay silent before its worker is declared lost."""
+        return self.sync_heartbeat_seconds * 4.5
+
+    def flask_config(self) -> dict[str, Any]:
+        """Return the Flask config keys derived from these settings."""
+        return {
+            "SECRET_KEY": self.secret_key,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": self.session_cookie_secure,
+            "REMEMBER_COOKIE_SECURE": self.session_cookie_secure,
+            "REMEMBER_COOKIE_HTTPONLY": True,
+            "PERMANENT_SESSION_LIFETIME": self.session_hours * 3600,
+            "SQLALCHEMY_DATABASE_URI": self.database_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            **self.extra,
+        }
+
+
+def _secret_key(env: Mapping[str, str], instance_path: Path) -> str:
+    key = _text(env, "SECRET_KEY")
+    if key:
+        if len(key) < 16:
+            raise ConfigError("SECRET_KEY must be at least 16 characters long")
+        return key
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+def normalise_database_url(url: str | None) -> str | None:
+    """Make a postgres URL use the psycopg 3 driver."""
+    if not url:
+        return None
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def load_vendor_settings(env: Mapping[str, str]) -> VendorSettings:
+    """Read the vendor addresses, credentials and scope."""
+    return VendorSettings(
+        freshservice_url=_vendor_url(env, "FRESHSERVICE", ".freshservice.com"),
+        freshservice_api_key=_text(env, "FRESHSERVICE_API_KEY"),
+        freshservice_workspaces=_csv(env, "FRESHSERVICE_WORKSPACES"),
+        freshdesk_url=_vendor_url(env, "FRESHDESK", ".freshdesk.com"),
+        freshdesk_api_key=_text(env, "FRESHDESK_API_KEY"),
+        jira_url=_url(env, "JIRA_BASE_URL", ("http", "https")),
+        jira_email=_text(env, "JIRA_EMAIL"),
+        jira_api_token=_text(env, "JIRA_API_TOKEN"),
+        jira_projects=_csv(env, "JIRA_PROJECTS"),
+        jira_jql=_text(env, "JIRA_JQL"),
+        jira_flavour=_choice(env, "JIRA_FLAVOUR", "cloud", ("cloud", "datacenter")),
+    )
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None, *, use_dotenv: bool = True) -> Settings:
+    """Build Settings from the environment, an optional .env file and explicit overrides."""
+    env: dict[str, str] = {}
+    if use_dotenv and Path(".env").exists():
+        from dotenv import dotenv_values
+
+        env.update({k: v for k, v in dotenv_values(".env").items() if v is not None})
+    env.update(os.environ)
+    extra: dict[str, Any] = {}
+    for key, value in (overrides or {}).items():
+        if isinstance(value, str):
+            env[key] = value
+        elif value is None:
+            env.pop(key, None)
+        else:
+            extra[key] = value
+    instance_path = Path(_text(env, "INSTANCE_PATH", "instance")).resolve()
+    database_url = _url(env, "DATABASE_URL", ("postgres", "postgresql", "postgresql+psycopg"))
+    settings = Settings(
+        secret_key=_secret_key(env, instance_path),
+        database_url=normalise_database_url(database_url),
+        redis_url=_url(env, "REDIS_URL", ("redis", "rediss", "unix")),
+        instance_path=instance_path,
+        vendors=load_vendor_settings(env),
+        demo_mode=_bool(env, "DEMO_MODE", False),
+        http_timeout=_float(env, "HTTP_TIMEOUT_SECONDS", 30.0, 1.0, 600.0),
+        rate_limit_share=_float(env, "SYNC_RATE_LIMIT_SHARE", 0.5, 0.05, 1.0),
+        sync_overlap_seconds=_int(env, "SYNC_OVERLAP_SECONDS", 300, 0, 86400),
+        sync_page_size=_int(env, "SYNC_PAGE_SIZE", 100, 1, 100),
+        sync_interval_incidents=_int(env, "SYNC_INTERVAL_INCIDENTS_MINUTES", 60, 0, 10080),
+        sync_interval_jira=_int(env, "SYNC_INTERVAL_JIRA_MINUTES", 60, 0, 10080),
+        sync_max_retries=_int(env, "SYNC_MAX_RETRIES", 3, 0, 10),
+        sync_retry_base_seconds=_int(env, "SYNC_RETRY_BASE_SECONDS", 30, 1, 3600),
+        sync_heartbeat_seconds=_int(env, "SYNC_HEARTBEAT_SECONDS", 10, 1, 60),
+        jira_census_every=_int(env, "JIRA_CENSUS_EVERY", 6, 1, 1000),
+        http_max_retries=_int(env, "HTTP_MAX_RETRIES", 5, 0, 20),
+        http_backoff_seconds=_float(env, "HTTP_BACKOFF_SECONDS", 1.0, 0.0, 60.0),
+        http_backoff_max_seconds=_float(env, "HTTP_BACKOFF_MAX_SECONDS", 60.0, 0.0, 3600.0),
+        http_max_wait_seconds=_float(env, "HTTP_MAX_WAIT_SECONDS", 120.0, 0.0, 3600.0),
+        rate_limit_window_seconds=_float(env, "RATE_LIMIT_WINDOW_SECONDS", 60.0, 1.0, 3600.0),
+        session_cookie_secure=_bool(env, "SESSION_COOKIE_SECURE", True),
+        session_hours=_int(env, "SESSION_HOURS", 12, 1, 24 * 30),
+        proxy_count=_int(env, "PROXY_COUNT", 0, 0, 5),
+        page_size=_int(env, "PAGE_SIZE", 50, 10, 500),
+        log_level=_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
+        extra=extra,
+    )
+    return settings
+
+
+def settings_field_names() -> list[str]:
+    """Return the Settings attribute names (used by documentation checks)."""
+    return [f.name for f in fields(Settings)]
+
+
+def get_settings(app: Flask | None = None) -> Settings:
+    """Return the Settings of the given (or current) app."""
+    return (app or current_app).extensions["tt_settings"]

@@ -1,0 +1,4 @@
+"""The processes: the launcher (embedded PostgreSQL and Valkey, migrations, the Procfile), the RQ worker and the
+scheduler entry points, first-run preparation and the operator CLI. The top layer: it may import everything,
+and only its launcher may import the vendor simulator (demo mode).
+"""

@@ -1,5 +1,0 @@
-"""Vendor simulator: real loopback HTTP fakes of Freshservice, Freshdesk and Jira for tests and demo mode."""
-
-from .server import DEFAULT_SIZES, VENDORS, VendorSimulator
-
-__all__ = ["DEFAULT_SIZES", "VENDORS", "VendorSimulator"]

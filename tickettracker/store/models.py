@@ -1,0 +1,229 @@
+"""The PostgreSQL schema: ticket cache, sync runs and cursors, schedules, users, audit, snapshots."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tickettracker.core.vocabulary import SyncStatus
+from tickettracker.store.extensions import db
+
+
+class Ticket(db.Model):
+    """One cached vendor item: a Freshservice/Freshdesk ticket or a Jira issue."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    external_id: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    subject: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    description_text: Mapped[str | None] = mapped_column(Text)
+    status_code: Mapped[str | None] = mapped_column(Text)
+    status_label: Mapped[str | None] = mapped_column(Text)
+    status_category: Mapped[str] = mapped_column(Text, nullable=False, default="open")
+    priority_code: Mapped[int | None] = mapped_column(SmallInteger)
+    priority_label: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str | None] = mapped_column(Text)
+    requester: Mapped[str | None] = mapped_column(Text)
+    assignee: Mapped[str | None] = mapped_column(Text)
+    group_name: Mapped[str | None] = mapped_column(Text)
+    project: Mapped[str | None] = mapped_column(Text)
+    workspace: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_by: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    fr_due_by: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    is_escalated: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    tags: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, default=list)
+    url: Mapped[str | None] = mapped_column(Text)
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    is_deleted: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    is_spam: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_tickets_source_external_id"),
+        Index("ix_tickets_source_status", "source", "status_category"),
+        Index("ix_tickets_open_due", "due_by",
+              postgresql_where=text("status_category IN ('open','pending') AND NOT is_deleted AND NOT is_spam")),
+        Index("ix_tickets_project_status", "project", "status_category"),
+        Index("ix_tickets_subject_trgm", "subject", postgresql_using="gin",
+              postgresql_ops={"subject": "gin_trgm_ops"}),
+        # Covering indexes of the cockpit (migration 0002_cockpit): its aggregates run as index-only scans.
+        Index("ix_tickets_cockpit_open", "kind", "source", postgresql_include=[
+            "status_category", "priority_code", "priority_label", "group_name", "assignee", "due_by", "fr_due_by",
+            "first_responded_at", "created_at", "is_escalated"],
+            postgresql_where=text("status_category IN ('open','pending') AND NOT is_deleted AND NOT is_spam")),
+        Index("ix_tickets_cockpit_created", "kind", "created_at",
+              postgresql_include=["source", "group_name", "project"],
+              postgresql_where=text("NOT is_deleted AND NOT is_spam")),
+        Index("ix_tickets_cockpit_resolved", "kind", "resolved_at",
+              postgresql_include=["source", "status_category", "group_name", "project", "created_at"],
+              postgresql_where=text("resolved_at IS NOT NULL AND NOT is_deleted AND NOT is_spam")),
+        Index("ix_tickets_cockpit_jira", "kind", "status_category", "project",
+              postgresql_include=["source", "created_at", "updated_at"],
+              postgresql_where=text("NOT is_deleted AND NOT is_spam")),
+        Index("ix_tickets_group_name", "group_name"),
+        # Keyset list orders of the tracker pages (migration 0004); expressions match queries.SORTS.
+        Index("ix_tickets_list_updated", text("coalesce(updated_at, '0001-01-01 00:00:00+00'::timestamptz) DESC"),
+              text("id DESC"), postgresql_where=text("NOT is_deleted AND NOT is_spam")),
+        Index("ix_tickets_list_created", text("coalesce(created_at, '0001-01-01 00:00:00+00'::timestamptz) DESC"),
+              text("id DESC"), postgresql_where=text("NOT is_deleted AND NOT is_spam")),
+        Index("ix_tickets_list_due", text("coalesce(due_by, '9999-01-01 00:00:00+00'::timestamptz)"),
+              "id", postgresql_where=text("NOT is_deleted AND NOT is_spam")),
+    )
+
+
+class SyncRun(db.Model):
+    """One sync job: its id is the RQ job id."""
+
+    __tablename__ = "sync_runs"
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    type: Mapped[str] = mapped_column(Text, nullable=False)
+    trigger: Mapped[str] = mapped_column(Text, nullable=False, default="manual")
+    requested_by: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=int(SyncStatus.QUEUED))
+    progress: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=0)
+    message: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    fetched: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    created: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    updated: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    deleted: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    requests: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    rate_limit_waits: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    full: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    retry_of: Mapped[str | None] = mapped_column(Text)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Raised by every change of what an event shows (runs.py), so a state published late never replaces a newer one.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default=text("1"))
+
+    __table_args__ = (
+        Index("uq_sync_runs_one_active_per_type", "type", unique=True,
+              postgresql_where=text("status IN (0, 4)")),
+        Index("ix_sync_runs_queued", text("queued_at DESC"), text("id DESC")),
+        Index("ix_sync_runs_type_queued", "type", text("queued_at DESC")),
+    )
+
+
+class SyncLog(db.Model):
+    """One log line of a sync run (pages, waits, retries, errors)."""
+
+    __tablename__ = "sync_logs"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(Text, ForeignKey("sync_runs.id", ondelete="CASCADE"), nullable=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    level: Mapped[str] = mapped_column(Text, nullable=False, default="info")
+    message: Mapped[str] = mapped_column(Text, nullable=False)
+
+    __table_args__ = (Index("ix_sync_logs_run", "run_id", "id"),)
+
+
+class SyncCursor(db.Model):
+    """The incremental watermark of one source."""
+
+    __tablename__ = "sync_cursors"
+
+    source: Mapped[str] = mapped_column(Text, primary_key=True)
+    watermark: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    advanced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    state: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+
+
+class SyncSchedule(db.Model):
+    """How often a sync type runs on its own."""
+
+    __tablename__ = "sync_schedules"
+
+    type: Mapped[str] = mapped_column(Text, primary_key=True)
+    interval_minutes: Mapped[int] = mapped_column(Integer, nullable=False, default=60)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    updated_by: Mapped[str | None] = mapped_column(Text)
+
+
+class User(db.Model):
+    """A person who signs in; role is viewer or admin."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    password_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    role: Mapped[str] = mapped_column(Text, nullable=False, default="viewer")
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiToken(db.Model):
+    """A per-user API token, stored only as a hash."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    token_hash: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEvent(db.Model):
+    """Who did what: sign-ins, failed sign-ins, sync triggers and cancels."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    actor: Mapped[str | None] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text, nullable=False)
+    target: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    ip: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_audit_events_at", text("at DESC")),)
+
+
+class KpiSnapshot(db.Model):
+    """The headline numbers at one moment, for trends."""
+
+    __tablename__ = "kpi_snapshots"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    taken_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    reason: Mapped[str] = mapped_column(Text, nullable=False, default="daily")
+    run_id: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+
+    __table_args__ = (Index("ix_kpi_snapshots_taken", text("taken_at DESC")),)

@@ -1,0 +1,171 @@
+"""SyncStatusUpdated events: publish to a capped Redis Stream, replay after an id, fan out per process."""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+from tickettracker.core.vocabulary import SyncStatus
+from tickettracker.store.extensions import make_redis
+from tickettracker.store.models import SyncRun
+
+log = logging.getLogger(__name__)
+
+STREAM_KEY = "tickettracker:events"
+STREAM_MAXLEN = 1000
+EVENT_NAME = "SyncStatusUpdated"
+VERSION_KEY = "tickettracker:event-version:{}"  # the last version of a run that was published
+VERSION_TTL_SECONDS = 7 * 24 * 3600
+_PUBLISH_IF_NEWER = """
+local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+if last >= tonumber(ARGV[1]) then return false end
+redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'data', ARGV[4])
+"""
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def run_payload(run: SyncRun, **extra: Any) -> dict[str, Any]:
+    """Return the SyncStatusUpdated payload for a run (design notes §2)."""
+    payload = {
+        "jobId": run.id, "type": run.type, "status": int(run.status),
+        "statusName": SyncStatus(run.status).label, "progress": int(run.progress), "message": run.message,
+        "startedAt": _iso(run.started_at), "finishedAt": _iso(run.finished_at), "queuedAt": _iso(run.queued_at),
+        "fetched": run.fetched, "created": run.created, "updated": run.updated, "deleted": run.deleted,
+        "trigger": run.trigger, "attempt": run.attempt, "error": run.error, "version": run.version,
+    }
+    payload.update(extra)
+    return payload
+
+
+def publish(redis: Redis, payload: dict[str, Any]) -> str:
+    """Append an event to the capped stream and return its id (ids always increase)."""
+    event_id = redis.xadd(STREAM_KEY, {"data": json.dumps(payload)}, maxlen=STREAM_MAXLEN, approximate=True)
+    return event_id.decode() if isinstance(event_id, bytes) else event_id
+
+
+def publish_run(redis: Redis, run: SyncRun, **extra: Any) -> str | None:
+    """Publish a run's state unless a newer or equal version of it was published already; return the event id.
+
+    Two processes can publish the same run at once (the web's "Cancelling…" and the worker's "Cancelled", the web's
+    "Queued" and the worker's "Running"): the later XADD must not show an older state to every browser for good.
+    A Redis outage is logged, never raised (PostgreSQL holds the truth)."""
+    try:
+        event_id = redis.register_script(_PUBLISH_IF_NEWER)(
+            keys=[STREAM_KEY, VERSION_KEY.format(run.id)],
+            args=[int(run.version), VERSION_TTL_SECONDS, STREAM_MAXLEN, json.dumps(run_payload(run, **extra))])
+    except RedisError as exc:
+        log.warning("could not publish sync event for %s: %s", run.id, exc)
+        return None
+    return event_id.decode() if isinstance(event_id, bytes) else event_id
+
+
+def _decode(entries: Iterable[tuple[Any, dict[Any, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for raw_id, fields in entries:
+        event_id = raw_id.decode() if isinstance(raw_id, bytes) else raw_id
+        data = fields.get(b"data") or fields.get("data")
+        out.append((event_id, json.loads(data)))
+    return out
+
+
+def parse_id(event_id: str) -> tuple[int, int]:
+    """Turn a stream id like '1795915074163-0' into a comparable (ms, seq) tuple; raise ValueError if malformed."""
+    ms, _, seq = event_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def replay(redis: Redis, last_id: str, limit: int = STREAM_MAXLEN) -> tuple[list[tuple[str, dict[str, Any]]], bool]:
+    """Return the events after last_id and whether some may have been trimmed away since."""
+    parse_id(last_id)
+    entries = _decode(redis.xrange(STREAM_KEY, min=f"({last_id}", max="+", count=limit))
+    first = redis.xrange(STREAM_KEY, min="-", max="+", count=1)
+    gap = bool(first) and parse_id(_decode(first)[0][0]) > parse_id(last_id) and not _contains(redis, last_id)
+    return entries, gap
+
+
+def _contains(redis: Redis, event_id: str) -> bool:
+    return bool(redis.xrange(STREAM_KEY, min=event_id, max=event_id, count=1))
+
+
+def latest_id(redis: Redis) -> str:
+    """Return the id of the newest event, or '0-0' when there is none."""
+    last = redis.xrevrange(STREAM_KEY, max="+", min="-", count=1)
+    return _decode(last)[0][0] if last else "0-0"
+
+
+class Hub:
+    """One blocking XREAD per process, fanned out to in-memory subscriber queues."""
+
+    def __init__(self, redis_url: str, block_ms: int = 15000) -> None:
+        self.redis_url, self.block_ms = redis_url, block_ms
+        self.subscribers: set[queue.Queue[tuple[str, dict[str, Any]]]] = set()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def subscribe(self) -> queue.Queue[tuple[str, dict[str, Any]]]:
+        """Return a new queue that receives every event from now on."""
+        q: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue(maxsize=1000)
+        with self.lock:
+            self.subscribers.add(q)
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._run, name="sse-hub", daemon=True)
+                self.thread.start()
+        return q
+
+    def unsubscribe(self, q: queue.Queue[tuple[str, dict[str, Any]]]) -> None:
+        """Stop delivering to q."""
+        with self.lock:
+            self.subscribers.discard(q)
+
+    def count(self) -> int:
+        """Return the number of open subscriptions in this process."""
+        return len(self.subscribers)
+
+    def _run(self) -> None:
+        client = make_redis(self.redis_url, socket_timeout=self.block_ms / 1000 + 15)
+        last = "$"
+        while True:
+            try:
+                if last == "$":
+                    last = latest_id(client)
+                result = client.xread({STREAM_KEY: last}, block=self.block_ms, count=100)
+            except RedisError as exc:
+                log.warning("event hub lost Redis (%s); retrying", exc)
+                threading.Event().wait(1.0)
+                continue
+            for _, entries in result or []:
+                for event_id, payload in _decode(entries):
+                    last = event_id
+                    self._fan_out(event_id, payload)
+
+    def _fan_out(self, event_id: str, payload: dict[str, Any]) -> None:
+        with self.lock:
+            targets = list(self.subscribers)
+        for q in targets:
+            try:
+                q.put_nowait((event_id, payload))
+            except queue.Full:
+                log.warning("dropping an event for a slow event-stream client")
+
+
+def sse_frame(data: str, *, event: str | None = None, event_id: str | None = None) -> str:
+    """Format one server-sent event: every data line gets its own 'data:' prefix."""
+    lines = []
+    if event_id:
+        lines.append(f"id: {event_id}")
+    if event:
+        lines.append(f"event: {event}")
+    lines.extend(f"data: {line}" for line in data.splitlines() or [""])
+    return "\n".join(lines) + "\n\n"

@@ -1,0 +1,243 @@
+"""Write pages into the ticket cache: one transaction per page, set-based, no-op rows left untouched."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+from sqlalchemy import ARRAY, Boolean, DateTime, SmallInteger, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
+
+from tickettracker.connectors.base import Checkpoint, TicketRecord
+from tickettracker.store.extensions import db
+from tickettracker.store.models import Ticket
+
+COLUMNS = ("source", "external_id", "kind", "subject", "description_text", "status_code", "status_label",
+           "status_category", "priority_code", "priority_label", "channel", "requester", "assignee", "group_name",
+           "project", "workspace", "created_at", "updated_at", "due_by", "fr_due_by", "first_responded_at",
+           "resolved_at", "is_escalated", "tags", "url", "custom_fields", "raw", "is_deleted", "is_spam")
+CONTENT = COLUMNS[2:]
+_COLS = ", ".join(COLUMNS)
+_SET = ", ".join(f"{c} = EXCLUDED.{c}" for c in CONTENT)
+_DIFF = (f"({', '.join('tickets.' + c for c in CONTENT)}) IS DISTINCT FROM "
+         f"({', '.join('EXCLUDED.' + c for c in CONTENT)})")
+# Only rows arriving deleted or spam can count as "deleted", so only they need their previous state: a join over
+# the whole page would make the planner hash the entire tickets table for a large batch.
+UPSERT_SQL = f"""
+WITH prev AS (
+    SELECT t.source, t.external_id, (t.is_deleted OR t.is_spam) AS was_gone
+    FROM tickets t JOIN _tt_page p ON t.source = p.source AND t.external_id = p.external_id
+    WHERE p.is_deleted OR p.is_spam
+), up AS (
+    INSERT INTO tickets ({_COLS}, synced_at) SELECT {_COLS}, now() FROM _tt_page
+    ON CONFLICT (source, external_id) DO UPDATE SET {_SET}, synced_at = now() WHERE {_DIFF}
+    RETURNING source, external_id, (xmax = 0) AS inserted, (is_deleted OR is_spam) AS gone
+)
+SELECT count(*) FILTER (WHERE up.inserted AND NOT up.gone),
+       count(*) FILTER (WHERE up.gone AND NOT coalesce(prev.was_gone, false)),
+       count(*)
+FROM up LEFT JOIN prev ON prev.source = up.source AND prev.external_id = up.external_id
+"""  # noqa: S608 - identifiers come from the constant COLUMNS tuple, values travel by COPY  # nosec B608
+# Every page runs in its own transaction with its cursor, so an asynchronous commit is safe: a database crash can
+# lose only the last few pages together with the cursors that cover them, and the next sync reads them again.
+STAGE_SQL = ("SET LOCAL synchronous_commit = off; "  # noqa: S608 - constant COLUMNS  # nosec B608
+             f"CREATE TEMP TABLE IF NOT EXISTS _tt_page ON COMMIT DELETE ROWS AS SELECT {_COLS} "
+             "FROM tickets WITH NO DATA")
+SAVE_CURSOR_SQL = text("""
+INSERT INTO sync_cursors (source, watermark, advanced_at, state) VALUES (:source, :watermark, now(), :state)
+ON CONFLICT (source) DO UPDATE
+SET watermark = coalesce(EXCLUDED.watermark, sync_cursors.watermark), advanced_at = now(), state = EXCLUDED.state
+""")
+
+
+@dataclass
+class WriteResult:
+    """What one page did to the cache."""
+
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+
+
+def dedupe(records: Iterable[TicketRecord]) -> list[TicketRecord]:
+    """Keep one record per key: the one with the latest updated_at (the later one on ties)."""
+    best: dict[tuple[str, str], TicketRecord] = {}
+    for record in records:
+        key = (record.source, record.external_id)
+        kept = best.get(key)
+        if kept is None or _newer_or_same(record.updated_at, kept.updated_at):
+            best[key] = record
+    return list(best.values())
+
+
+def _newer_or_same(candidate: datetime | None, kept: datetime | None) -> bool:
+    """True when candidate is at least as new as kept (None counts as oldest)."""
+    if kept is None:
+        return True
+    return candidate is not None and candidate >= kept
+
+
+def _clean(value: Any) -> Any:
+    """Drop NUL characters, which PostgreSQL text and jsonb cannot store."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, tuple):
+        return [_clean(item) for item in value]
+    return value
+
+
+_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+
+
+def _json_dumps(value: Any) -> str:
+    """Serialise JSON without the \\u0000 escape PostgreSQL rejects (an escaped backslash before "u0000" stays)."""
+    dumped = json.dumps(value, ensure_ascii=False, default=str)
+    return _NUL_ESCAPE.sub(r"\1", dumped) if "\\u0000" in dumped else dumped
+
+
+def _jsonb(value: Any) -> Jsonb:
+    """Wrap a document for a jsonb column."""
+    return Jsonb(value, dumps=_json_dumps)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """Read a naive timestamp as UTC, the way the connectors' mapping does (binary COPY refuses naive ones)."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _smallint(value: int | None) -> int | None:
+    """Refuse a value outside SMALLINT: binary COPY would silently wrap it (99999 arrives as -31073)."""
+    if value is not None and not -32768 <= value <= 32767:
+        raise psycopg.DataError(f"value {value} is out of range for a SMALLINT column")
+    return value
+
+
+_COPY_TYPES = ((SmallInteger, "int2", _smallint), (Text, "text", _clean), (DateTime, "timestamptz", _utc),
+               (Boolean, "bool", None), (JSONB, "jsonb", _jsonb))
+
+
+def _copy_type(kind: Any) -> tuple[str, Callable[[Any], Any] | None]:
+    """Return the PostgreSQL type name a binary COPY sends for a column type, and the conversion it needs."""
+    if isinstance(kind, ARRAY):
+        name, _ = _copy_type(kind.item_type)
+        return name + "[]", _clean
+    for sqla_type, name, convert in _COPY_TYPES:
+        if isinstance(kind, sqla_type):
+            return name, convert
+    raise TypeError(f"no binary COPY type for {kind!r}")
+
+
+_PLAN = [(name, *_copy_type(Ticket.__table__.columns[name].type)) for name in COLUMNS]
+COPY_TYPES = [type_name for _, type_name, _ in _PLAN]
+JSON_COLUMNS = frozenset(name for name, type_name, _ in _PLAN if type_name == "jsonb")
+
+
+def _row(record: TicketRecord) -> list[Any]:
+    """Return the binary COPY row for a record, in COLUMNS order."""
+    return [getattr(record, name) if convert is None else convert(getattr(record, name)) for name, _, convert in _PLAN]
+
+
+def _driver_connection() -> Any:
+    """Return the psycopg connection of the session's current transaction."""
+    return db.session.connection().connection.driver_connection
+
+
+def _upsert(records: Sequence[TicketRecord]) -> WriteResult:
+    """COPY the page (binary) into a temp table and upsert it in one statement."""
+    raw = _driver_connection()
+    with raw.cursor() as cur:
+        # One staging table per connection, emptied by every commit: no catalog churn per page.
+        cur.execute(STAGE_SQL)
+        with cur.copy(f"COPY _tt_page ({_COLS}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(COPY_TYPES)
+            for record in records:
+                copy.write_row(_row(record))
+        cur.execute(UPSERT_SQL)
+        created, deleted, written = cur.fetchone()
+    return WriteResult(created=created, updated=written - created - deleted, deleted=deleted,
+                       unchanged=len(records) - written)
+
+
+def save_cursor(source: str, checkpoint: Checkpoint) -> None:
+    """Store a source's cursor in the current transaction (no commit)."""
+    db.session.execute(SAVE_CURSOR_SQL, {"source": source, "watermark": checkpoint.watermark,
+                                         "state": json.dumps(checkpoint.state)})
+
+
+def write_page(source: str, records: Sequence[TicketRecord], checkpoint: Checkpoint | None) -> WriteResult:
+    """Upsert a page and advance the cursor in ONE transaction; roll back both on any error."""
+    batch = dedupe(records)
+    try:
+        result = _upsert(batch) if batch else WriteResult()
+        if checkpoint is not None:
+            save_cursor(source, checkpoint)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return result
+
+
+def load_cursor(source: str) -> tuple[datetime | None, dict[str, Any]]:
+    """Return the stored (watermark, state) of a source, or (None, {})."""
+    row = db.session.execute(text("SELECT watermark, state FROM sync_cursors WHERE source = :s"),
+                             {"s": source}).first()
+    db.session.commit()
+    if row is None:
+        return None, {}
+    return row[0], dict(row[1] or {})
+
+
+def _load_present(external_ids: Iterable[str]) -> None:
+    """COPY a set of ids into a temp table for set-based comparisons."""
+    raw = _driver_connection()
+    with raw.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE _tt_present (external_id text PRIMARY KEY) ON COMMIT DROP")
+        with cur.copy("COPY _tt_present (external_id) FROM STDIN") as copy:
+            for external_id in set(external_ids):
+                copy.write_row([external_id])
+        cur.execute("ANALYZE _tt_present")
+
+
+def census_diff(source: str, present: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Compare a full id list with the cache: (live ids the vendor no longer shows, ids to fetch again)."""
+    try:
+        _load_present(present)
+        missing = db.session.execute(text(
+            "SELECT t.external_id FROM tickets t WHERE t.source = :s AND NOT t.is_deleted AND NOT EXISTS "
+            "(SELECT 1 FROM _tt_present p WHERE p.external_id = t.external_id) ORDER BY t.external_id"),
+            {"s": source}).scalars().all()
+        refetch = db.session.execute(text(
+            "SELECT p.external_id FROM _tt_present p LEFT JOIN tickets t ON t.source = :s "
+            "AND t.external_id = p.external_id WHERE t.id IS NULL OR t.is_deleted ORDER BY p.external_id"),
+            {"s": source}).scalars().all()
+    finally:
+        db.session.rollback()
+    return list(missing), list(refetch)
+
+
+def mark_deleted(source: str, external_ids: Sequence[str], checkpoint: Checkpoint | None = None) -> int:
+    """Flag ids as deleted (and store the cursor) in one transaction; return how many rows changed."""
+    try:
+        changed = 0
+        if external_ids:
+            changed = db.session.execute(text(
+                "UPDATE tickets SET is_deleted = true, synced_at = now() "
+                "WHERE source = :s AND external_id = ANY(:ids) AND NOT is_deleted"),
+                {"s": source, "ids": list(external_ids)}).rowcount
+        if checkpoint is not None:
+            save_cursor(source, checkpoint)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return changed

@@ -1,0 +1,158 @@
+"""RQ job functions: thin, importable, given ids only. The worker process provides the app."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from flask import Flask
+
+from tickettracker.connectors.base import ConfigurationError, TransientSyncError
+from tickettracker.core.vocabulary import SyncStatus
+from tickettracker.store.extensions import db, redis_client
+from tickettracker.sync import lifecycle, runs
+from tickettracker.sync.runner import run_sync
+
+log = logging.getLogger(__name__)
+
+_app: Flask | None = None
+# app.extensions key: callables run with the run id after every completed sync (the factory registers them)
+AFTER_SYNC_HOOKS = "tt_after_sync"
+
+
+def set_app(app: Flask) -> None:
+    """Give jobs the app the worker built (forked job processes inherit it)."""
+    global _app
+    _app = app
+
+
+def _get_app() -> Flask:
+    """The app set by the worker process (python worker.py); jobs never build one themselves."""
+    if _app is None:
+        raise RuntimeError("sync jobs run in the Ticket Tracker worker (python worker.py), which provides the app")
+    return _app
+
+
+class RunReporter:
+    """Reports a sync's progress to its sync-runs row, its log and the event stream."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.redis = redis_client()
+
+    def progress(self, percent: int | None, message: str, counts: Any) -> None:
+        """Store and announce progress."""
+        run = runs.record_progress(self.run_id, percent, message, _count_fields(counts))
+        if run is not None:
+            lifecycle.publish_run(self.redis, run, indeterminate=percent is None)
+
+    def log(self, level: str, message: str) -> None:
+        """Append a line to the run's log."""
+        runs.append_log(self.run_id, level, message)
+
+    def cancelled(self) -> bool:
+        """Return whether a cancel was requested."""
+        return runs.cancel_requested(self.run_id)
+
+
+def _count_fields(counts: Any) -> dict[str, int]:
+    names = ("fetched", "created", "updated", "deleted", "requests", "rate_limit_waits")
+    return {name: int(getattr(counts, name, 0) or 0) for name in names}
+
+
+class _Heartbeat(threading.Thread):
+    """Beats a running run's heart while the sync waits on slow vendors."""
+
+    def __init__(self, app: Flask, run_id: str) -> None:
+        super().__init__(name=f"heartbeat-{run_id}", daemon=True)
+        self.app, self.run_id, self.stopped = app, run_id, threading.Event()
+
+    def run(self) -> None:
+        interval = self.app.extensions["tt_settings"].sync_heartbeat_seconds
+        while not self.stopped.wait(interval):
+            try:
+                with self.app.app_context():
+                    runs.heartbeat(self.run_id)
+                    db.session.remove()
+            except Exception as exc:  # noqa: BLE001 - a missed beat must not kill the sync
+                log.warning("heartbeat for %s failed: %s", self.run_id, exc)
+
+
+def run_sync_job(run_id: str) -> str:
+    """Run one queued sync run to its end: Completed, Failed or Cancelled."""
+    app = _get_app()
+    with app.app_context():
+        db.engine.dispose(close=False)
+        try:
+            return _execute(app, run_id)
+        finally:
+            db.session.remove()
+
+
+def _execute(app: Flask, run_id: str) -> str:
+    settings = app.extensions["tt_settings"]
+    redis = redis_client()
+    run = runs.mark_running(run_id)
+    if run is None:
+        return "skipped: the run is no longer queued"
+    lifecycle.publish_run(redis, run)
+    runs.append_log(run_id, "info", f"{run.type} sync started ({run.trigger}, attempt {run.attempt})")
+    beat = _Heartbeat(app, run_id)
+    beat.start()
+    try:
+        outcome = run_sync(settings, run.type, RunReporter(run_id), full=run.full)
+    except ConfigurationError as exc:
+        return _fail(redis, run_id, str(exc), retry=False, settings=settings)
+    except Exception as exc:  # noqa: BLE001 - every other failure is treated as transient
+        log.exception("sync run %s failed", run_id)
+        return _fail(redis, run_id, _transient_message(exc), retry=True, settings=settings)
+    finally:
+        beat.stopped.set()
+    counts = _count_fields(outcome.counts)
+    status = SyncStatus.CANCELLED if outcome.status == "cancelled" else SyncStatus.COMPLETED
+    ended = runs.finish(run_id, status, outcome.message, counts=counts)
+    if ended is not None:
+        runs.append_log(run_id, "info", outcome.message)
+        lifecycle.publish_run(redis, ended)
+        if status == SyncStatus.COMPLETED:
+            _after_success(app, run_id)
+    return outcome.message
+
+
+def _transient_message(exc: Exception) -> str:
+    if isinstance(exc, TransientSyncError):
+        return str(exc)
+    return f"Unexpected error: {exc.__class__.__name__}. The run will be retried; see the log for details."
+
+
+def _fail(redis: Any, run_id: str, reason: str, *, retry: bool, settings: Any) -> str:
+    db.session.rollback()
+    ended = runs.finish(run_id, SyncStatus.FAILED, f"Failed: {reason}", error=reason)
+    runs.append_log(run_id, "error", reason)
+    if ended is not None:
+        lifecycle.publish_run(redis, ended)
+        if retry:
+            lifecycle.schedule_retry(redis, ended, settings)
+    return f"failed: {reason}"
+
+
+def _after_success(app: Flask, run_id: str) -> None:
+    """Run the app's after-sync hooks (the cockpit's KPI snapshot); a failing hook never fails the sync."""
+    for hook in app.extensions.get(AFTER_SYNC_HOOKS, ()):
+        try:
+            hook(run_id)
+        except Exception as exc:  # noqa: BLE001 - a hook failure must not fail the sync
+            db.session.rollback()
+            log.warning("after-sync hook %s for %s failed: %s", getattr(hook, "__name__", hook), run_id, exc)
+
+
+def scheduled_trigger(sync_type: str) -> str:
+    """Start a scheduled sync of a type (one per type still holds)."""
+    app = _get_app()
+    with app.app_context():
+        try:
+            result = lifecycle.start_sync(redis_client(), sync_type, trigger="scheduled", requested_by="scheduler")
+        finally:
+            db.session.remove()
+    return f"{result.job_id}: {result.message}"

@@ -1,0 +1,208 @@
+"""Run one sync of a type: connector pages → upsert + cursor in one transaction per page; no request state."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+import psycopg
+from sqlalchemy.exc import OperationalError
+
+from tickettracker.connectors import LABELS, REQUIRED, build_connectors, sources_of
+from tickettracker.connectors.base import (
+    CensusConnector,
+    Checkpoint,
+    ConfigurationError,
+    Connector,
+    SyncCancelled,
+    SyncError,
+    TransientSyncError,
+)
+from tickettracker.core.config import Settings
+from tickettracker.sync.ingest import WriteResult, census_diff, load_cursor, mark_deleted, write_page
+
+
+@dataclass
+class SyncCounts:
+    """Running totals of one sync."""
+
+    fetched: int = 0
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    requests: int = 0
+    rate_limit_waits: int = 0
+    retries: int = 0
+
+
+@dataclass
+class SyncOutcome:
+    """How a sync ended (errors are raised instead)."""
+
+    status: str  # "completed" | "cancelled"
+    counts: SyncCounts
+    message: str
+    skipped_sources: list[str] = field(default_factory=list)
+
+
+class SyncReporter(Protocol):
+    """Where a sync reports progress and asks whether to stop."""
+
+    def progress(self, percent: int | None, message: str, counts: SyncCounts) -> None:
+        """Report progress; percent None means the vendor gives no total (the message says so)."""
+
+    def log(self, level: str, message: str) -> None:
+        """Record a log line (retries, waits, skipped sources)."""
+
+    def cancelled(self) -> bool:
+        """Return True when the sync should stop at the next page boundary."""
+
+
+class _Redactor:
+    """Removes credential values from any text before it leaves the sync."""
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        """Remember the secrets worth redacting."""
+        self.secrets = tuple(s for s in secrets if len(s) >= 4)
+
+    def __call__(self, text: str) -> str:
+        """Return text with every secret replaced by ***."""
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+@dataclass
+class _Run:
+    """State shared by the steps of one sync."""
+
+    reporter: SyncReporter
+    redact: _Redactor
+    counts: SyncCounts
+    full: bool
+    census_every: int
+    part: tuple[int, int] = (0, 1)
+    base: SyncCounts = field(default_factory=SyncCounts)
+
+    def log(self, level: str, message: str) -> None:
+        """Log through the reporter, redacted."""
+        self.reporter.log(level, self.redact(message))
+
+    def progress(self, percent: int | None, message: str) -> None:
+        """Report progress scaled to this source's share of the sync, redacted."""
+        index, total = self.part
+        overall = None if percent is None else int((index * 100 + percent) / total)
+        self.reporter.progress(overall, self.redact(message), self.counts)
+
+
+def run_sync(settings: Settings, sync_type: str, reporter: SyncReporter, *, full: bool = False) -> SyncOutcome:
+    """Sync every configured source of the type; raise ConfigurationError or TransientSyncError on failure."""
+    sources = sources_of(sync_type)
+    run = _Run(reporter, _Redactor(settings.vendors.secrets()), SyncCounts(), full, settings.jira_census_every)
+    connectors, skipped = build_connectors(settings, sync_type, log=run.log, sleep=_cancellable_sleep(reporter))
+    if not connectors:
+        needed = "; ".join(REQUIRED[source] for source in sources)
+        raise ConfigurationError(f"No {sync_type} source is configured: set {needed}")
+    for source in skipped:
+        run.log("info", f"{LABELS[source]} skipped: {REQUIRED[source]} not set")
+    try:
+        for index, connector in enumerate(connectors):
+            run.part = (index, len(connectors))
+            if reporter.cancelled() or not _sync_source(connector, run):
+                return _outcome("cancelled", run, skipped)
+    finally:
+        for connector in connectors:
+            connector.close()
+    return _outcome("completed", run, skipped)
+
+
+def _cancellable_sleep(reporter: SyncReporter, slice_seconds: float = 0.25) -> Callable[[float], None]:
+    """A sleep for backoff and pacing that gives up (SyncCancelled) as soon as a cancel is requested."""
+    def sleep(seconds: float) -> None:
+        """Sleep in short slices, checking for a cancel between them."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if reporter.cancelled():
+                raise SyncCancelled()
+            time.sleep(min(left, slice_seconds))
+
+    return sleep
+
+
+def _outcome(status: str, run: _Run, skipped: list[str]) -> SyncOutcome:
+    """Build the outcome and its one-line summary."""
+    c = run.counts
+    verb = "completed" if status == "completed" else "cancelled; committed pages are kept"
+    message = (f"Sync {verb}: fetched {c.fetched}, created {c.created}, updated {c.updated}, deleted {c.deleted}, "
+               f"requests {c.requests}, rate-limit waits {c.rate_limit_waits}")
+    if skipped:
+        message += f" ({', '.join(LABELS[s] for s in skipped)} skipped: not configured)"
+    return SyncOutcome(status, c, message, list(skipped))
+
+
+def _sync_source(connector: Connector, run: _Run) -> bool:
+    """Sync one source page by page; False when cancelled."""
+    run.base = SyncCounts(**vars(run.counts))
+    watermark, state = load_cursor(connector.source)
+    last = Checkpoint(state, watermark)
+    run.progress(0, f"{connector.label}: starting{' full sync' if run.full else ''}")
+    try:
+        for page in connector.pages(state, watermark, run.full):
+            _add(run, connector, write_page(connector.source, page.records, page.checkpoint), len(page.records))
+            last = page.checkpoint or last
+            run.progress(page.percent, f"{connector.label}: {page.label}")
+            if run.reporter.cancelled():
+                return False
+        if isinstance(connector, CensusConnector):
+            _maybe_census(connector, run, last)
+    except SyncCancelled:
+        return False
+    except SyncError as error:
+        raise type(error)(run.redact(str(error)), source=connector.source) from None
+    except (OperationalError, psycopg.OperationalError) as error:
+        raise TransientSyncError(f"PostgreSQL failed while syncing {connector.label} ({type(error).__name__}); "
+                                 "every page committed so far is kept, retry later", source=connector.source) from None
+    finally:
+        _add(run, connector, WriteResult(), 0)  # requests made after the last page count too
+    run.progress(100, f"{connector.label}: done")
+    return True
+
+
+def _add(run: _Run, connector: Connector, result: WriteResult, fetched: int) -> None:
+    """Fold one page's results and the connector's HTTP counters into the totals."""
+    c, stats = run.counts, connector.stats
+    c.fetched += fetched
+    c.created += result.created
+    c.updated += result.updated
+    c.deleted += result.deleted
+    c.requests = run.base.requests + stats.requests
+    c.retries = run.base.retries + stats.retries
+    c.rate_limit_waits = run.base.rate_limit_waits + stats.rate_limit_waits
+
+
+def _maybe_census(connector: Any, run: _Run, last: Checkpoint) -> None:
+    """Every census_every runs (and on full syncs) compare all vendor ids with the cache."""
+    state = dict(last.state)
+    runs = int(state.get("runs_since_census") or 0) + 1
+    if run.full or runs >= run.census_every:
+        _census(connector, run)
+        runs = 0
+    state["runs_since_census"] = runs
+    mark_deleted(connector.source, [], Checkpoint(state, last.watermark))
+
+
+def _census(connector: Any, run: _Run) -> None:
+    """Fetch ids the cache lacks (or thinks deleted), then flag cached ids the vendor no longer shows."""
+    run.progress(None, f"{connector.label}: checking for deleted issues (id-only census)")
+    present = connector.census()
+    missing, refetch = census_diff(connector.source, present)
+    for records in connector.fetch(refetch):
+        _add(run, connector, write_page(connector.source, records, None), len(records))
+    if not present and missing:
+        run.log("warning", f"{connector.label} census found no issues at all; not flagging {len(missing)} cached "
+                           "issues as deleted (check JIRA_PROJECTS and the account's Browse permission)")
+        return
+    run.counts.deleted += mark_deleted(connector.source, missing)
+    run.log("info", f"{connector.label} census: {len(present)} issues, {len(missing)} gone, "
+                    f"{len(refetch)} fetched again")

@@ -1,0 +1,113 @@
+"""Read and change the sync_schedules rows (the scheduler re-reads the table every few seconds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from tickettracker.core.config import Settings
+from tickettracker.core.vocabulary import SYNC_TYPES
+from tickettracker.store.extensions import db
+from tickettracker.store.models import SyncSchedule
+from tickettracker.sync import runs
+from tickettracker.sync.status import run_json
+
+INTERVAL_MIN = 5
+INTERVAL_MAX = 10080
+TRUE_VALUES = ("1", "true", "yes", "on")
+
+
+class UnknownScheduleType(LookupError):
+    """The schedule's sync type is not one of SYNC_TYPES."""
+
+
+@dataclass(frozen=True)
+class ScheduleChange:
+    """A validated schedule: how often (minutes) and whether it runs at all."""
+
+    interval_minutes: int
+    enabled: bool
+
+
+def check_type(sync_type: str) -> str:
+    """Return the sync type or raise UnknownScheduleType."""
+    if sync_type not in SYNC_TYPES:
+        raise UnknownScheduleType(f"unknown sync type {sync_type!r}; use one of {', '.join(SYNC_TYPES)}")
+    return sync_type
+
+
+def parse_interval(raw: Any) -> tuple[int | None, str | None]:
+    """Return (minutes, None) for a valid interval or (None, message) explaining what is wrong."""
+    hint = f"Enter a whole number of minutes from {INTERVAL_MIN} to {INTERVAL_MAX} (one week)."
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None, f"The interval is required. {hint}"
+    if isinstance(raw, bool) or isinstance(raw, float) and not raw.is_integer():
+        return None, f"The interval must be a whole number. {hint}"
+    try:
+        minutes = int(raw.strip() if isinstance(raw, str) else raw)
+    except (TypeError, ValueError):
+        return None, f"“{str(raw)[:40]}” is not a number. {hint}"
+    if not INTERVAL_MIN <= minutes <= INTERVAL_MAX:
+        return None, f"{minutes} minutes is out of range. {hint}"
+    return minutes, None
+
+
+def parse_enabled(raw: Any) -> bool:
+    """Interpret a checkbox or JSON value as on/off (absent means off, as HTML forms send it)."""
+    if isinstance(raw, bool):
+        return raw
+    return str(raw or "").strip().lower() in TRUE_VALUES
+
+
+def validate(data: Mapping[str, Any], interval_key: str, enabled_key: str) -> tuple[ScheduleChange | None,
+                                                                                    dict[str, str]]:
+    """Validate submitted values; return the change or the error message per field name."""
+    minutes, error = parse_interval(data.get(interval_key))
+    if error:
+        return None, {interval_key: error}
+    return ScheduleChange(int(minutes or 0), parse_enabled(data.get(enabled_key))), {}
+
+
+def save(sync_type: str, change: ScheduleChange, actor: str | None) -> SyncSchedule:
+    """Write the schedule row of a type (creating it if needed) and return it."""
+    check_type(sync_type)
+    values = {"interval_minutes": change.interval_minutes, "enabled": change.enabled,
+              "updated_at": runs.now_utc(), "updated_by": actor}
+    stmt = pg_insert(SyncSchedule).values(type=sync_type, **values)
+    db.session.execute(stmt.on_conflict_do_update(index_elements=["type"], set_=values))
+    db.session.commit()
+    return db.session.scalars(select(SyncSchedule).where(SyncSchedule.type == sync_type)
+                              .execution_options(populate_existing=True)).one()
+
+
+def _default(settings: Settings, sync_type: str) -> tuple[int, bool]:
+    minutes = settings.sync_interval_incidents if sync_type == "Incidents" else settings.sync_interval_jira
+    return (minutes or 60), minutes > 0
+
+
+def overview(settings: Settings, next_runs: Mapping[str, datetime | None]) -> list[dict[str, Any]]:
+    """Return per type: interval, on/off, who changed it, the last finished run and the next run."""
+    rows = {r.type: r for r in db.session.scalars(select(SyncSchedule))}
+    last = runs.last_runs()
+    out = []
+    for sync_type in SYNC_TYPES:
+        row = rows.get(sync_type)
+        minutes, enabled = (row.interval_minutes, row.enabled) if row else _default(settings, sync_type)
+        finished = last[sync_type]["last"]
+        upcoming = next_runs.get(sync_type)
+        out.append({"type": sync_type, "intervalMinutes": minutes, "enabled": enabled,
+                    "updatedAt": row.updated_at.isoformat() if row and row.updated_at else None,
+                    "updatedBy": row.updated_by if row else None, "saved": row is not None,
+                    "lastRun": run_json(finished) if finished else None,
+                    "nextRunAt": upcoming.isoformat() if upcoming and enabled else None})
+    return out
+
+
+def schedule_json(row: SyncSchedule) -> dict[str, Any]:
+    """Return the API form of a schedule row."""
+    return {"type": row.type, "intervalMinutes": row.interval_minutes, "enabled": row.enabled,
+            "updatedAt": row.updated_at.isoformat() if row.updated_at else None, "updatedBy": row.updated_by}

@@ -1,0 +1,47 @@
+"""Sign-in, roles, API tokens, throttling and the audit trail, installed on the app by init_auth."""
+
+from __future__ import annotations
+
+from flask import Flask, Request
+from flask_login import AnonymousUserMixin, LoginManager
+
+from tickettracker.web.auth import audit, gate, sessions
+from tickettracker.web.auth.tokens import principal_for_token
+from tickettracker.web.auth.users import Principal, load_principal
+
+
+class Anonymous(AnonymousUserMixin):
+    """A visitor who has not signed in."""
+
+    username = None
+    role = None
+    is_admin = False
+    via_token = False
+
+
+def _load_from_session(user_id: str) -> Principal | None:
+    """Return the session's user while the sign-in is live and the account enabled."""
+    if not sessions.current_is_valid():
+        return None
+    return load_principal(user_id)
+
+
+def _load_from_bearer(req: Request) -> Principal | None:
+    """Return the user of an `Authorization: Bearer` API token on a JSON API request."""
+    scheme, _, token = req.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token or not req.path.startswith(gate.API_PREFIX):
+        return None
+    return principal_for_token(token.strip())
+
+
+def init_auth(app: Flask) -> None:
+    """Install the login manager, the request gate, the audit recorder and the template helpers."""
+    manager = LoginManager()
+    manager.init_app(app)
+    manager.anonymous_user = Anonymous
+    manager.session_protection = "basic"
+    manager.user_loader(_load_from_session)
+    manager.request_loader(_load_from_bearer)
+    app.before_request(gate.check_request)
+    audit.register(app)
+    app.jinja_env.globals["recent_audit_events"] = audit.recent

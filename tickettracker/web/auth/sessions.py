@@ -1,0 +1,104 @@
+"""Server-side record of browser sessions in Redis, so sign-out, expiry and disabling a user end them everywhere."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+
+from flask import current_app, session
+from redis import Redis
+from redis.exceptions import RedisError
+
+from tickettracker.store.extensions import redis_client
+
+log = logging.getLogger(__name__)
+
+SID = "sid"
+SIGNED_IN_AT = "signed_in_at"
+
+
+def _key(sid: str) -> str:
+    return f"tickettracker:session:{sid}"
+
+
+def _user_key(user_id: int) -> str:
+    return f"tickettracker:user-sessions:{user_id}"
+
+
+def lifetime_seconds() -> int:
+    """Return how long a sign-in lasts (SESSION_HOURS), counted from the moment of sign-in."""
+    return int(current_app.permanent_session_lifetime.total_seconds())
+
+
+def start(user_id: int) -> None:
+    """Record a new session for the user in the (already cleared) Flask session and in Redis."""
+    sid, ttl = secrets.token_urlsafe(24), lifetime_seconds()
+    session[SID], session[SIGNED_IN_AT] = sid, int(time.time())
+    session.permanent = True
+    try:
+        with redis_client().pipeline(transaction=True) as pipe:
+            pipe.set(_key(sid), user_id, ex=ttl)
+            pipe.sadd(_user_key(user_id), sid)
+            pipe.expire(_user_key(user_id), ttl)
+            pipe.execute()
+    except RedisError as exc:
+        log.warning("could not record the session in Redis: %s", exc)
+
+
+def end(sid: str | None) -> None:
+    """Forget one session."""
+    if not sid:
+        return
+    try:
+        redis_client().delete(_key(sid))
+    except RedisError as exc:
+        log.warning("could not end the session in Redis: %s", exc)
+
+
+def end_all(redis: Redis, user_id: int) -> int:
+    """End every session of a user (disabled user); return how many there were, or -1 when Redis is down."""
+    try:
+        sids = [s.decode() if isinstance(s, bytes) else s for s in redis.smembers(_user_key(user_id))]
+        redis.delete(*(_key(s) for s in sids), _user_key(user_id))
+    except RedisError as exc:  # the account is disabled in PostgreSQL, which every request checks
+        log.warning("could not end the sessions of user %s in Redis: %s", user_id, exc)
+        return -1
+    return len(sids)
+
+
+def _alive(redis: Redis, sid: str) -> bool:
+    try:
+        return bool(redis.exists(_key(sid)))
+    except RedisError as exc:  # Redis down: the signed cookie and its age still hold; do not sign everyone out
+        log.warning("session check unavailable: %s", exc)
+        return True
+
+
+def current_is_valid() -> bool:
+    """Return whether the Flask session is a live sign-in: recorded in Redis and younger than its lifetime."""
+    sid, started = session.get(SID), session.get(SIGNED_IN_AT)
+    if not sid or not isinstance(started, int) or time.time() - started > lifetime_seconds():
+        return False
+    return _alive(redis_client(), sid)
+
+
+def stream_guard(every: float) -> Callable[[], bool]:
+    """Return a check for long streams: True while this request's session is live.
+
+    It asks Redis at most once per `every` seconds and never touches the database (no pinned connection)."""
+    sid, started = session.get(SID), session.get(SIGNED_IN_AT)
+    if not sid or not isinstance(started, int):
+        return lambda: False
+    redis, deadline = redis_client(), started + lifetime_seconds()
+    state = {"ok": True, "next": time.monotonic() + every}
+
+    def alive() -> bool:
+        if time.time() >= deadline:
+            return False
+        if time.monotonic() >= state["next"]:
+            state["ok"], state["next"] = _alive(redis, sid), time.monotonic() + every
+        return state["ok"]
+
+    return alive

@@ -1,0 +1,159 @@
+"""Users: create, change role, enable or disable, and check a password (scrypt hashes via werkzeug)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from tickettracker.store.extensions import db
+from tickettracker.store.models import User
+
+ROLES = ("viewer", "admin")
+MIN_PASSWORD_LENGTH = 12
+# Checked when the username is unknown, so a miss costs the same time as a wrong password.
+_DUMMY_HASH = generate_password_hash("not-a-real-password-only-for-timing")
+
+
+class UserError(ValueError):
+    """A user could not be created or changed; the message says why."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in user as Flask-Login sees it: a plain snapshot, never an ORM object."""
+
+    id: int
+    username: str
+    role: str
+    active: bool = True
+    via_token: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        """Return whether this user may trigger, cancel and schedule syncs and manage users."""
+        return self.role == "admin"
+
+    @property
+    def is_authenticated(self) -> bool:
+        """Return True: a Principal exists only for a signed-in user."""
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        """Return whether the account is enabled."""
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        """Return False: anonymous visitors are Flask-Login's AnonymousUserMixin."""
+        return False
+
+    def get_id(self) -> str:
+        """Return the id Flask-Login keeps in the session."""
+        return str(self.id)
+
+
+def principal_of(user: User, *, via_token: bool = False) -> Principal:
+    """Return the snapshot of a user row."""
+    return Principal(user.id, user.username, user.role, user.is_active, via_token)
+
+
+def _check_role(role: str) -> str:
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    return role
+
+
+def check_password_strength(password: str) -> None:
+    """Refuse passwords shorter than MIN_PASSWORD_LENGTH."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters long")
+
+
+def find_user(username: str) -> User | None:
+    """Return the user with this name (case-insensitive), or None."""
+    return db.session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
+
+
+def create_user(username: str, password: str, role: str = "viewer") -> User:
+    """Create a user with a hashed password; refuse duplicates, unknown roles and short passwords."""
+    name = username.strip()
+    if not name or len(name) > 64 or any(c.isspace() for c in name):
+        raise UserError("the username must be 1-64 characters without spaces")
+    _check_role(role)
+    check_password_strength(password)
+    if find_user(name) is not None:
+        raise UserError(f"a user named {name!r} already exists")
+    user = User(username=name, password_hash=generate_password_hash(password), role=role, is_active=True)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def _existing(username: str) -> User:
+    user = find_user(username)
+    if user is None:
+        raise UserError(f"there is no user named {username!r}")
+    return user
+
+
+def set_role(username: str, role: str) -> User:
+    """Change a user's role."""
+    user = _existing(username)
+    user.role = _check_role(role)
+    db.session.commit()
+    return user
+
+
+def set_active(username: str, active: bool) -> User:
+    """Enable or disable a user (a disabled user cannot sign in and their sessions and tokens stop working)."""
+    user = _existing(username)
+    user.is_active = active
+    db.session.commit()
+    return user
+
+
+def set_password(username: str, password: str) -> User:
+    """Replace a user's password."""
+    user = _existing(username)
+    check_password_strength(password)
+    user.password_hash = generate_password_hash(password)
+    db.session.commit()
+    return user
+
+
+def verify(username: str, password: str) -> User | None:
+    """Return the active user whose password matches, or None (same cost whether or not the name exists)."""
+    user = find_user(username) if username else None
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password) or not user.is_active:
+        return None
+    return user
+
+
+def load_principal(user_id: str | int) -> Principal | None:
+    """Return the active user with this id as a Principal, or None."""
+    try:
+        user = db.session.get(User, int(user_id))
+    except (TypeError, ValueError):
+        return None
+    if user is None or not user.is_active:
+        return None
+    return principal_of(user)
+
+
+def list_users() -> list[User]:
+    """Return every user, by name."""
+    return list(db.session.scalars(select(User).order_by(User.username)))
+
+
+def touch_login(user_id: int) -> None:
+    """Record the time of a successful sign-in."""
+    user = db.session.get(User, user_id)
+    if user is not None:
+        user.last_login_at = func.now()
+        db.session.commit()

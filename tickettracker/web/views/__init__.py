@@ -1,0 +1,19 @@
+"""Blueprints: one per feature."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from tickettracker.web.views import api, auth, cockpit, errors, pages, stream, sync_api, sync_pages
+
+
+def register_blueprints(app: Flask) -> None:
+    """Register every blueprint and the error handlers."""
+    app.register_blueprint(cockpit.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(sync_api.bp)
+    app.register_blueprint(stream.bp)
+    app.register_blueprint(sync_pages.bp)
+    app.register_blueprint(auth.bp)
+    errors.register(app)

@@ -1,0 +1,60 @@
+"""Full pages and the partials htmx swaps into them."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, request
+from flask.typing import ResponseReturnValue
+
+from tickettracker.core.config import get_settings
+from tickettracker.store.queries import BadQuery, TicketQuery, filter_options, ticket_by_id, ticket_page
+
+bp = Blueprint("pages", __name__)
+
+TITLES = {"incidents": "Incident Tracker", "development": "Development Tracker"}
+SYNC_TYPE = {"incidents": "Incidents", "development": "JIRA"}
+
+
+@bp.get("/health")
+def health() -> ResponseReturnValue:
+    """Answer the load balancer's liveness probe."""
+    return {"status": "ok"}
+
+
+def wants_fragment() -> bool:
+    """Return whether htmx asked for a fragment (not a boosted link and not a history restore)."""
+    headers = request.headers
+    return bool(headers.get("HX-Request")) and not headers.get("HX-Boosted") \
+        and not headers.get("HX-History-Restore-Request")
+
+
+@bp.get("/<any(incidents, development):view>")
+def tracker(view: str) -> ResponseReturnValue:
+    """Render a tracker page, or only its table (or more rows) when htmx asks for it."""
+    settings = get_settings()
+    try:
+        query = TicketQuery.from_args(view, request.args, settings.page_size)
+        page = ticket_page(query)
+        error = None
+    except BadQuery as exc:
+        query, page, error = TicketQuery(view=view, limit=settings.page_size), None, str(exc)
+    context = {"view": view, "title": TITLES[view], "query": query, "page": page, "error": error,
+               "sync_type": SYNC_TYPE[view], "page_size": settings.page_size, "demo_mode": settings.demo_mode}
+    if wants_fragment():
+        template = "partials/ticket_rows.html" if request.args.get("cursor") else "partials/ticket_table.html"
+        if request.args.get("options"):
+            context["options"] = filter_options(view)
+        return render_template(template, fragment=True, **context), {"Vary": "HX-Request"}
+    context["options"] = filter_options(view)
+    context["configured"] = settings.vendors.configured_sources()
+    context["sync_buttons"] = (SYNC_TYPE[view],)
+    return render_template("pages/tracker.html", **context), 400 if error else 200, {"Vary": "HX-Request"}
+
+
+@bp.get("/tickets/<int:ticket_id>")
+def ticket_detail(ticket_id: int) -> ResponseReturnValue:
+    """Render one cached item with a link back to the vendor."""
+    ticket = ticket_by_id(ticket_id)
+    if ticket is None:
+        abort(404)
+    return render_template("pages/ticket.html", ticket=ticket, title=ticket.subject,
+                           demo_mode=get_settings().demo_mode)

@@ -1,0 +1,181 @@
+"""GET /events: the server-sent event stream of SyncStatusUpdated, with a snapshot, replay and heartbeats."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from flask import Blueprint, Response, current_app, render_template, request, stream_with_context
+from redis.exceptions import RedisError
+
+from tickettracker.store.extensions import db, redis_client
+from tickettracker.sync.events import EVENT_NAME, Hub, latest_id, parse_id, replay, sse_frame
+from tickettracker.sync.schedule import next_runs
+from tickettracker.sync.status import type_status
+from tickettracker.web.auth.sessions import stream_guard
+
+bp = Blueprint("stream", __name__)
+
+HEARTBEAT_SECONDS = 15.0
+RETRY_MS = 3000
+REPLAY_WINDOW_MS = 15 * 60 * 1000  # an older Last-Event-ID gets a resync instead of a long replay
+SIGNED_OUT = sse_frame("{}", event="signed-out")  # the session ended: the page goes to the sign-in form
+SNAPSHOT_SECONDS = 1.0
+
+
+class FrameCache:
+    """The rendered frames of recent events, so each event is rendered once per process, not once per client."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size, self.lock, self.items = size, threading.Lock(), OrderedDict[str, str]()
+
+    def get_or_make(self, event_id: str, make: Callable[[], str]) -> str:
+        """Return the frames of an event, rendering them only if no other client did already."""
+        with self.lock:
+            frames = self.items.get(event_id)
+            if frames is None:
+                frames = self.items[event_id] = make()
+                while len(self.items) > self.size:
+                    self.items.popitem(last=False)
+            return frames
+
+
+def _extension(name: str, factory: Any) -> Any:
+    found = current_app.extensions.get(name)
+    if found is None:
+        found = current_app.extensions[name] = factory()
+    return found
+
+
+def hub() -> Hub:
+    """Return this process's event hub (one blocking reader per process)."""
+    return _extension("tt_hub", lambda: Hub(current_app.config["REDIS_URL"]))
+
+
+def render_event(payload: dict[str, Any]) -> str:
+    """Return the htmx out-of-band fragments for one event (status widget with its buttons, toast)."""
+    return render_template("partials/sync_event.html", event=payload)
+
+
+def frames_for(event_id: str, payload: dict[str, Any]) -> str:
+    """Return the two frames of one event: the JSON contract and the HTML for htmx, sharing one id."""
+    cache: FrameCache = _extension("tt_frames", FrameCache)
+    return cache.get_or_make(event_id, lambda: sse_frame(json.dumps(payload), event=EVENT_NAME, event_id=event_id)
+                             + sse_frame(render_event(payload), event="sync-ui", event_id=event_id))
+
+
+def _client_last_id() -> str | None:
+    """Return the id the client saw last (header on native reconnects, query parameter otherwise)."""
+    raw = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
+    if not raw:
+        return None
+    try:
+        parse_id(raw)
+    except ValueError:
+        return None
+    return raw
+
+
+def _snapshot() -> str:
+    """Render the current state of every type (sent first on every connect)."""
+    try:
+        upcoming = next_runs(redis_client())
+    except RedisError:
+        upcoming = {}
+    try:
+        state = type_status(upcoming)
+    finally:
+        db.session.remove()
+    html = render_template("partials/sync_snapshot.html", state=state)
+    return sse_frame(json.dumps({"types": state}), event="snapshot") + sse_frame(html, event="sync-ui")
+
+
+class SnapshotCache:
+    """The snapshot and the stream id taken just before it, shared by connects within SNAPSHOT_SECONDS.
+
+    A reconnect storm (a deploy, a network blip) then costs one set of queries per process, not one per client."""
+
+    def __init__(self) -> None:
+        self.lock, self.value, self.taken = threading.Lock(), ("0-0", ""), -SNAPSHOT_SECONDS
+
+    def get(self) -> tuple[str | None, str]:
+        """Return (stream id before the snapshot or None when Redis is down, snapshot frames)."""
+        with self.lock:
+            if time.monotonic() - self.taken >= SNAPSHOT_SECONDS:
+                try:
+                    start: str | None = latest_id(redis_client())
+                except RedisError:
+                    start = None
+                self.value, self.taken = (start, _snapshot()), time.monotonic()
+            return self.value
+
+
+def _replay_from(client_id: str | None, start: str) -> tuple[str, bool]:
+    """Return the id to replay after, and whether the client's id is too old to replay (it must resync)."""
+    if client_id is None:
+        return start, False
+    if parse_id(client_id)[0] < int(time.time() * 1000) - REPLAY_WINDOW_MS:
+        return start, True
+    return min(client_id, start, key=parse_id), False
+
+
+def _catch_up(client_id: str | None) -> tuple[str, str, list[tuple[str, dict[str, Any]]], bool]:
+    """Return the snapshot, where replay started, the events after it and whether the client must resync.
+
+    Replay starts no later than the id taken *before* the snapshot, so nothing published meanwhile is lost."""
+    start, snapshot = _extension("tt_snapshot", SnapshotCache).get()
+    if start is None:
+        return snapshot, "0-0", [], True
+    since, gap = _replay_from(client_id, start)
+    try:
+        missed, trimmed = replay(redis_client(), since)
+    except RedisError:
+        return snapshot, since, [], True
+    return snapshot, since, missed, gap or (trimmed and since == client_id)
+
+
+@bp.get("/events")
+def events() -> Response:
+    """Stream sync events to this client until it goes away or its session ends."""
+    alive = stream_guard(HEARTBEAT_SECONDS)
+    subscription = hub().subscribe()
+    try:
+        snapshot, start, missed, gap = _catch_up(_client_last_id())
+        rendered = "".join(frames_for(i, p) for i, p in missed)
+    except Exception:
+        hub().unsubscribe(subscription)
+        raise
+    high = parse_id(missed[-1][0]) if missed else parse_id(start)
+    return Response(stream_with_context(_stream(subscription, snapshot, rendered, high, gap, alive)),
+                    mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _stream(subscription: queue.Queue, snapshot: str, missed: str, high: tuple[int, int],
+            gap: bool, alive: Callable[[], bool]) -> Iterator[str]:
+    try:
+        yield f"retry: {RETRY_MS}\n: connected\n\n"
+        yield snapshot
+        if gap:
+            yield sse_frame("{}", event="resync")
+        if missed:
+            yield missed
+        while True:
+            if not alive():  # checked in Redis at most once per heartbeat, never with a database connection
+                yield SIGNED_OUT
+                return
+            try:
+                event_id, payload = subscription.get(timeout=HEARTBEAT_SECONDS)
+            except queue.Empty:
+                yield ": keepalive\n\n"
+                continue
+            if parse_id(event_id) > high:
+                high = parse_id(event_id)
+                yield frames_for(event_id, payload)
+    finally:
+        hub().unsubscribe(subscription)

@@ -1,0 +1,109 @@
+"""JSON API of the sync engine: trigger, status, history, log, cancel."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, abort, current_app, jsonify, request, url_for
+
+from tickettracker.core.vocabulary import SYNC_TYPES
+from tickettracker.store.extensions import redis_client
+from tickettracker.store.queries import BadQuery
+from tickettracker.sync import lifecycle, runs
+from tickettracker.sync.schedule import next_runs
+from tickettracker.sync.status import HistoryQuery, history_page, run_json, type_status
+from tickettracker.web.views.actor import current_actor
+
+bp = Blueprint("sync_api", __name__, url_prefix="/api")
+
+
+def _trigger(sync_type: str):
+    full = request.args.get("full") in ("1", "true") or bool((request.get_json(silent=True) or {}).get("full"))
+    try:
+        result = lifecycle.start_sync(redis_client(), sync_type, requested_by=current_actor(), full=full)
+    except lifecycle.QueueUnavailable as exc:
+        return jsonify(error=str(exc), status=503), 503
+    response = jsonify(jobId=result.job_id, message=result.message, type=sync_type, created=result.created)
+    response.status_code = 202
+    level = "info" if result.created else "warning"
+    response.headers["HX-Trigger"] = json.dumps({"showToast": {"level": level, "message": result.message}})
+    return response
+
+
+@bp.post("/governance/sync")
+def sync_incidents():
+    """Start an Incidents sync (Freshservice + Freshdesk) in the background."""
+    return _trigger("Incidents")
+
+
+@bp.post("/jira/sync")
+def sync_jira():
+    """Start a JIRA sync in the background."""
+    return _trigger("JIRA")
+
+
+@bp.post("/sync/all")
+def sync_all():
+    """Start every sync type in the background."""
+    jobs = []
+    try:
+        for sync_type in SYNC_TYPES:
+            result = lifecycle.start_sync(redis_client(), sync_type, requested_by=current_actor())
+            jobs.append({"type": sync_type, "jobId": result.job_id, "message": result.message})
+    except lifecycle.QueueUnavailable as exc:
+        return jsonify(error=str(exc), status=503, jobs=jobs), 503
+    return jsonify(jobs=jobs, message="Syncs started in background"), 202
+
+
+def _next_runs() -> dict:
+    try:
+        return next_runs(redis_client())
+    except Exception as exc:  # noqa: BLE001 - the status page must answer while Redis is down
+        current_app.logger.warning("next run times unavailable: %s", exc)
+        return {}
+
+
+@bp.get("/sync/status")
+def sync_status():
+    """Return the current state of every sync type."""
+    return jsonify(types=type_status(_next_runs()))
+
+
+@bp.get("/sync/jobs/<job_id>")
+def sync_job(job_id: str):
+    """Return one run."""
+    run = runs.get_run(job_id)
+    if run is None:
+        abort(404)
+    return jsonify(run_json(run))
+
+
+@bp.get("/sync/jobs/<job_id>/log")
+def sync_job_log(job_id: str):
+    """Return the log lines of one run."""
+    if runs.get_run(job_id) is None:
+        abort(404)
+    lines = [{"at": line.at.isoformat(), "level": line.level, "message": line.message}
+             for line in runs.run_log(job_id)]
+    return jsonify(jobId=job_id, lines=lines)
+
+
+@bp.post("/sync/jobs/<job_id>/cancel")
+def sync_job_cancel(job_id: str):
+    """Cancel a queued run, or stop a running one at its next page boundary."""
+    run = lifecycle.cancel_sync(redis_client(), job_id)
+    if run is None:
+        abort(404)
+    return jsonify(run_json(run)), 202
+
+
+@bp.get("/sync/history")
+def sync_history():
+    """Return runs newest first, filtered, one cursor page at a time."""
+    try:
+        query = HistoryQuery.from_args(request.args)
+        rows, cursor = history_page(query)
+    except BadQuery as exc:
+        return jsonify(error=str(exc), status=400), 400
+    next_url = url_for("sync_api.sync_history", cursor=cursor, limit=query.limit, **query.params()) if cursor else None
+    return jsonify(items=[run_json(r) for r in rows], nextCursor=cursor, next=next_url)

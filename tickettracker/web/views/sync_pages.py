@@ -1,0 +1,168 @@
+"""Sync pages: run history (filters, cursor pages), one run with its log, and the schedules (form and JSON)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import SQLAlchemyError
+
+from tickettracker.core.config import get_settings
+from tickettracker.core.vocabulary import SYNC_TYPES
+from tickettracker.store.extensions import db, redis_client
+from tickettracker.store.queries import BadQuery
+from tickettracker.sync import runs, schedule_edit
+from tickettracker.sync.schedule import next_runs
+from tickettracker.sync.status import HistoryQuery, history_page, run_json, type_status
+from tickettracker.web.views.actor import current_actor
+from tickettracker.web.views.pages import wants_fragment
+
+bp = Blueprint("sync_pages", __name__)
+
+TRIGGER_ENDPOINTS = {"Incidents": "sync_api.sync_incidents", "JIRA": "sync_api.sync_jira"}
+
+
+@bp.app_context_processor
+def sync_context() -> dict[str, Any]:
+    """Give every template the sync bar state (lazily) and the trigger URL of each type."""
+    return {"sync_bar_state": sync_bar_state, "sync_types": SYNC_TYPES,
+            "sync_trigger_url": lambda t: url_for(TRIGGER_ENDPOINTS[t])}
+
+
+@bp.after_app_request
+def no_stale_pages(response: Response) -> Response:
+    """Keep HTML out of caches: every page shows live sync state, so Back must fetch it afresh."""
+    if response.mimetype == "text/html" and "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def sync_bar_state() -> dict[str, dict[str, Any]] | None:
+    """Return each type's state for the sync bar, or None while the database is unreachable."""
+    try:
+        return type_status({})
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        current_app.logger.warning("sync bar state unavailable: %s", exc)
+        return None
+
+
+@bp.app_template_filter("clock")
+def clock(iso: str | None) -> str:
+    """Format an ISO timestamp as UTC text (sync.js shows it in the reader's local time)."""
+    if not iso:
+        return "—"
+    moment = datetime.fromisoformat(iso).astimezone(timezone.utc)
+    fmt = "%H:%M UTC" if moment.date() == datetime.now(timezone.utc).date() else "%Y-%m-%d %H:%M UTC"
+    return moment.strftime(fmt)
+
+
+@bp.app_template_filter("duration")
+def duration(seconds: float | None) -> str:
+    """Format a number of seconds as '1 h 2 min', '3 min 4 s' or '5.6 s'."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def _next_runs() -> dict[str, datetime | None]:
+    try:
+        return next_runs(redis_client())
+    except Exception as exc:  # noqa: BLE001 - the page must answer while Redis is down
+        current_app.logger.warning("next run times unavailable: %s", exc)
+        return {}
+
+
+def _history_context() -> tuple[dict[str, Any], bool]:
+    try:
+        query = HistoryQuery.from_args(request.args)
+        rows, cursor = history_page(query)
+        error = None
+    except BadQuery as exc:
+        query, rows, cursor, error = HistoryQuery(), [], None, str(exc)
+    context = {"title": "Syncs", "query": query, "runs": [run_json(r) for r in rows], "cursor": cursor,
+               "error": error, "sync_buttons": SYNC_TYPES, "demo_mode": get_settings().demo_mode}
+    return context, error is not None
+
+
+@bp.get("/sync")
+def history() -> ResponseReturnValue:
+    """Render the sync history with the schedules, or only the history table or rows for htmx."""
+    context, bad = _history_context()
+    if wants_fragment():
+        template = "partials/history_rows.html" if request.args.get("cursor") else "partials/history_table.html"
+        return render_template(template, **context)
+    return _history_page(context, 400 if bad else 200)
+
+
+def _history_page(context: dict[str, Any], status: int, **extra: Any) -> ResponseReturnValue:
+    schedules = schedule_edit.overview(get_settings(), _next_runs())
+    return render_template("pages/sync_history.html", schedules=schedules, **context, **extra), status
+
+
+@bp.get("/sync/runs/<run_id>")
+def run_detail(run_id: str) -> ResponseReturnValue:
+    """Render one run with its log (the failed-sync toast links here)."""
+    run = runs.get_run(run_id)
+    if run is None:
+        abort(404)
+    context = {"run": run_json(run), "lines": runs.run_log(run_id), "title": f"{run.type} sync run",
+               "demo_mode": get_settings().demo_mode}
+    if wants_fragment():
+        return render_template("partials/run_body.html", **context)
+    return render_template("pages/sync_run.html", **context)
+
+
+def _known_type(sync_type: str) -> str:
+    try:
+        return schedule_edit.check_type(sync_type)
+    except schedule_edit.UnknownScheduleType:
+        abort(404)
+
+
+@bp.post("/sync/schedules/<sync_type>")
+def save_schedule(sync_type: str) -> ResponseReturnValue:
+    """Change a type's schedule from the form; the scheduler applies it within seconds, without a restart."""
+    _known_type(sync_type)
+    change, errors = schedule_edit.validate(request.form, "interval_minutes", "enabled")
+    if change is not None:
+        schedule_edit.save(sync_type, change, current_actor())
+    if not wants_fragment():
+        if errors:
+            context, _ = _history_context()
+            return _history_page(context, 422, schedule_errors={sync_type: errors}, schedule_form=request.form)
+        return redirect(url_for(".history", saved=sync_type, _anchor=f"schedule-{sync_type}"), 303)
+    card = next(s for s in schedule_edit.overview(get_settings(), _next_runs()) if s["type"] == sync_type)
+    return render_template("partials/schedule_card.html", s=card, errors=errors, form=request.form,
+                           saved=not errors), 422 if errors else 200
+
+
+@bp.get("/api/sync/schedules")
+def schedules_json() -> ResponseReturnValue:
+    """Return every type's schedule with its last and next run."""
+    return jsonify(items=schedule_edit.overview(get_settings(), _next_runs()))
+
+
+@bp.put("/api/sync/schedules/<sync_type>")
+def put_schedule(sync_type: str) -> ResponseReturnValue:
+    """Set a type's schedule from JSON: {"intervalMinutes": 5-10080, "enabled": true|false}."""
+    _known_type(sync_type)
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return jsonify(error="Send a JSON object like {\"intervalMinutes\": 60, \"enabled\": true}.", status=400), 400
+    if "enabled" in body and not isinstance(body["enabled"], bool):
+        return jsonify(error="enabled must be true or false", errors={"enabled": "Use true or false."},
+                       status=422), 422
+    current = next(s for s in schedule_edit.overview(get_settings(), {}) if s["type"] == sync_type)
+    change, errors = schedule_edit.validate({"enabled": current["enabled"], **body}, "intervalMinutes", "enabled")
+    if change is None:
+        return jsonify(error=next(iter(errors.values())), errors=errors, status=422), 422
+    row = schedule_edit.save(sync_type, change, current_actor())
+    return jsonify(schedule_edit.schedule_json(row))
