@@ -68,9 +68,10 @@ def redis_base_url(services_dir: Path) -> Iterator[str]:
 def redis_url(redis_base_url: str) -> Iterator[str]:
     """A Redis database number claimed for this test run (a lock key in db 0 keeps runs apart)."""
     admin = Redis.from_url(f"{redis_base_url}/0")
-    token = secrets.token_hex(8)
+    token = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     for number in range(1, 16):
-        if admin.set(f"tickettracker-test-db:{number}", token, nx=True, ex=3600):
+        key = f"tickettracker-test-db:{number}"
+        if admin.set(key, token, nx=True, ex=3600) or _claim_of_dead_run(admin, key, token):
             break
     else:
         pytest.fail("no free Redis database number (1-15) for this test run")
@@ -79,6 +80,23 @@ def redis_url(redis_base_url: str) -> Iterator[str]:
     yield url
     Redis.from_url(url).flushdb()
     admin.delete(f"tickettracker-test-db:{number}")
+
+
+def _claim_of_dead_run(admin: Redis, key: str, token: str) -> bool:
+    """Take over a database number whose claiming test run (on this host) has exited without releasing it."""
+    holder = (admin.get(key) or b"").decode()
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+        return False
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        return False
+    return bool(admin.set(key, token, xx=True, ex=3600))
 
 
 def _admin_conninfo(url: str) -> str:
