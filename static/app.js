@@ -1,4 +1,4 @@
-// Page-wide behaviour without inline scripts: theme, toasts (timed, pausable, de-duplicated), local times, and the
+// Page-wide behaviour without inline scripts: theme, toasts (timed, pausable, de-duplicated), times, and the
 // loading and error states of htmx-swapped tables. Loaded in <head> (not deferred) so the theme applies before paint.
 // Live sync behaviour lives in sync.js.
 (function () {
@@ -82,7 +82,6 @@
     if (!box) { return null; }
     var el = document.createElement("div");
     el.className = "toast toast-" + level;
-    el.setAttribute("role", level === "error" ? "alert" : "status");
     el.dataset.toastTimeout = String(TIMEOUTS[level] || 5000);
     el.appendChild(Object.assign(document.createElement("span"),
       { className: "toast-icon", textContent: { success: "✓", error: "!", warning: "!" }[level] || "i" }))
@@ -91,6 +90,9 @@
     body.appendChild(Object.assign(document.createElement("strong"), { textContent: title }));
     if (text) { body.appendChild(document.createTextNode(" " + text)); }
     if (link) { body.appendChild(document.createTextNode(" ")); body.appendChild(Object.assign(document.createElement("a"), link)); }
+    body.appendChild(document.createTextNode(" "));
+    body.appendChild(Object.assign(document.createElement("span"), { className: "toast-time" }))
+      .appendChild(timeElement(new Date()));
     var close = el.appendChild(Object.assign(document.createElement("button"),
       { type: "button", className: "toast-close", textContent: "×" }));
     close.setAttribute("aria-label", "Dismiss notification");
@@ -100,26 +102,68 @@
     return el;
   }
 
-  // ---- local times, busy and error states of swapped regions ----------------------------------------------------
-  function localTime(node) {
-    if (node.dataset.localized) { return; }
+  // ---- moments: one convention for every <time data-time> (server text is UTC, the title the absolute UTC time) --
+  // "auto": relative within a day ("just now", "5 min ago", "in 2 h"), else the reader's local date and time;
+  // "clock": the local time with seconds (dated when not today). Relative texts are refreshed every 30 s.
+  var DAY_MS = 24 * 3600 * 1000;
+
+  function relative(ms) {
+    var secs = Math.round(ms / 1000);
+    var abs = Math.abs(secs);
+    if (abs < 45) { return "just now"; }
+    var text = abs < 3600 ? Math.max(1, Math.round(abs / 60)) + " min" : Math.round(abs / 3600) + " h";
+    return secs < 0 ? text + " ago" : "in " + text;
+  }
+
+  function localText(date, style, now) {
+    var today = date.toDateString() === now.toDateString();
+    var opts = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+    if (style === "clock") { opts.second = "2-digit"; }
+    if (!today) {
+      opts.month = "short"; opts.day = "numeric";
+      if (date.getFullYear() !== now.getFullYear()) { opts.year = "numeric"; }
+    }
+    return date.toLocaleString([], opts);
+  }
+
+  function formatTime(node, now) {
     var date = new Date(node.getAttribute("datetime"));
     if (isNaN(date.getTime())) { return; }
-    var today = date.toDateString() === new Date().toDateString();
-    var opts = { hour: "2-digit", minute: "2-digit" };
-    if (node.dataset.localTime === "seconds") { opts.second = "2-digit"; }
-    if (!today) { opts.year = "numeric"; opts.month = "short"; opts.day = "numeric"; }
-    node.dataset.localized = "1";
-    node.title = date.toLocaleString();
-    node.textContent = date.toLocaleString([], opts);
+    var style = node.dataset.time || "auto";
+    var diff = date.getTime() - now.getTime();
+    node.textContent = style === "auto" && Math.abs(diff) < DAY_MS ? relative(diff) : localText(date, style, now);
+  }
+
+  function refreshTimes() {
+    var now = new Date();
+    document.querySelectorAll("time[data-time]").forEach(function (node) { formatTime(node, now); });
+  }
+
+  function timeElement(date) {
+    var el = document.createElement("time");
+    el.setAttribute("datetime", date.toISOString());
+    el.title = date.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+    el.dataset.time = "auto";
+    formatTime(el, new Date());
+    return el;
+  }
+
+  function busy(event, on) {
+    var target = event.detail && event.detail.target;
+    if (target && target.matches && target.matches("[aria-busy]")) { target.setAttribute("aria-busy", on ? "true" : "false"); }
+    if (on && target && target.closest) {
+      var notice = target.closest(".table-region") && target.closest(".table-region").querySelector(".table-notice");
+      if (notice) { notice.textContent = ""; notice.className = "table-notice"; }
+    }
   }
 
   function adopt(root) {
     if (root.nodeType !== 1) { return; }
+    var now = new Date();
     if (root.matches(".toast")) { adoptToast(root); }
-    if (root.matches("time[data-local-time]")) { localTime(root); }
+    if (root.matches("time[data-time]")) { formatTime(root, now); }
     root.querySelectorAll("#toasts .toast, .toasts .toast").forEach(adoptToast);
-    root.querySelectorAll("time[data-local-time]").forEach(localTime);
+    root.querySelectorAll("time[data-time]").forEach(function (node) { formatTime(node, now); });
     document.dispatchEvent(new CustomEvent("tt:adopt", { detail: { root: root } }));
   }
 
@@ -149,15 +193,6 @@
     regionNotice(detail.target || elt, why, path);
   }
 
-  function busy(event, on) {
-    var target = event.detail && event.detail.target;
-    if (target && target.matches && target.matches("[aria-busy]")) { target.setAttribute("aria-busy", on ? "true" : "false"); }
-    if (on && target && target.closest) {
-      var notice = target.closest(".table-region") && target.closest(".table-region").querySelector(".table-notice");
-      if (notice) { notice.textContent = ""; notice.className = "table-notice"; }
-    }
-  }
-
   function wire() {
     document.addEventListener("htmx:beforeRequest", function (e) { busy(e, true); });
     document.addEventListener("htmx:afterRequest", function (e) { busy(e, false); });
@@ -183,6 +218,7 @@
       records.forEach(function (r) { r.addedNodes.forEach(adopt); });
     }).observe(document.body, { childList: true, subtree: true });
     adopt(document.body);
+    window.setInterval(refreshTimes, 30000);
   }
 
   document.documentElement.classList.add("js");

@@ -10,6 +10,7 @@ from tickettracker.cockpit.jira import jira_flow, jira_status_by_project, jira_w
 from tickettracker.cockpit.scope import CockpitFilters
 from tickettracker.cockpit.snapshots import trend_series
 from tickettracker.cockpit.trust import freshness
+from tickettracker.core.times import iso_utc
 
 
 def dashboard_data(filters: CockpitFilters, now: datetime | None = None) -> dict[str, Any]:
@@ -36,7 +37,9 @@ def to_json(value: Any) -> Any:
         return {_camel(str(k)): to_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_json(v) for v in value]
-    if isinstance(value, (datetime, date)):
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, date):
         return value.isoformat()
     if hasattr(value, "as_dict"):
         return to_json(value.as_dict())

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from typing import Any, Callable
 
 from tickettracker.cockpit.jira import CATEGORIES, CATEGORY_LABELS
 from tickettracker.cockpit.scope import FW_SOURCES, CockpitFilters
 from tickettracker.cockpit.trust import Stamp
+from tickettracker.core.times import iso_utc
 
 Link = Callable[[str, dict[str, str]], str]
 SOURCE_LABELS = {"freshservice": "Freshservice", "freshdesk": "Freshdesk", "jira": "Jira"}
@@ -47,16 +48,10 @@ def day_range(first: date, last: date, column: str) -> dict[str, str]:
     return {f"{column}_from": first.isoformat(), f"{column}_to": last.isoformat()}
 
 
-def stamp_view(stamp: Stamp, now: datetime) -> dict[str, Any]:
-    """Return what a tile shows about freshness: time, run, and whether (and why) the data is stale."""
-    shown = None
-    if stamp.as_of is not None:
-        as_of = stamp.as_of.astimezone(timezone.utc)
-        shown = f"{as_of:%H:%M} UTC" if as_of.date() == now.astimezone(timezone.utc).date() \
-            else f"{as_of:%d %b %H:%M} UTC"
-    return {"sync_type": stamp.sync_type, "stale": stamp.stale, "reason": stamp.reason, "time": shown,
-            "iso": stamp.as_of.isoformat() if stamp.as_of else None, "run": stamp.short_run,
-            "interval": stamp.interval_minutes}
+def stamp_view(stamp: Stamp) -> dict[str, Any]:
+    """Return what a tile shows about freshness: the moment (UTC ISO), run, and whether (and why) it is stale."""
+    return {"sync_type": stamp.sync_type, "stale": stamp.stale, "reason": stamp.reason,
+            "iso": iso_utc(stamp.as_of), "run": stamp.short_run, "interval": stamp.interval_minutes}
 
 
 def weekly_chart(key: str, title: str, rows: list[dict[str, Any]], names: dict[str, tuple[str, str, str]],
@@ -202,6 +197,6 @@ def present(data: dict[str, Any], link: Link) -> dict[str, Any]:
                                       ("jira", "Jira", jira_tiles, jira_charts)):
         section = data[key]
         if section is not None:
-            sections.append({"key": key, "title": title, "stamp": stamp_view(section["stamp"], now),
+            sections.append({"key": key, "title": title, "stamp": stamp_view(section["stamp"]),
                              "tiles": tiles(section, filters, link), "charts": charts(section, filters, link)})
     return {"filters": filters, "generated_at": now, "sections": sections}

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 from flask import current_app
 from sqlalchemy import ColumnElement, and_, func, literal, literal_column, or_, select, tuple_
 
+from tickettracker.core.times import iso_utc
 from tickettracker.core.vocabulary import SyncStatus
 from tickettracker.store.extensions import db
 from tickettracker.store.models import SyncRun, Ticket
@@ -280,16 +281,14 @@ def ticket_by_id(ticket_id: int) -> Ticket | None:
 
 def ticket_to_json(ticket: Ticket) -> dict[str, Any]:
     """Return the JSON form of a cached item (without the raw vendor payload)."""
-    def iso(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
-
     return {
         "id": ticket.id, "source": ticket.source, "externalId": ticket.external_id, "kind": ticket.kind,
         "subject": ticket.subject, "status": ticket.status_label, "statusCode": ticket.status_code,
         "statusCategory": ticket.status_category, "priority": ticket.priority_label,
         "priorityCode": ticket.priority_code, "requester": ticket.requester, "assignee": ticket.assignee,
         "group": ticket.group_name, "project": ticket.project, "workspace": ticket.workspace,
-        "createdAt": iso(ticket.created_at), "updatedAt": iso(ticket.updated_at), "dueBy": iso(ticket.due_by),
-        "frDueBy": iso(ticket.fr_due_by), "resolvedAt": iso(ticket.resolved_at), "tags": list(ticket.tags or []),
+        "createdAt": iso_utc(ticket.created_at), "updatedAt": iso_utc(ticket.updated_at),
+        "dueBy": iso_utc(ticket.due_by), "frDueBy": iso_utc(ticket.fr_due_by),
+        "resolvedAt": iso_utc(ticket.resolved_at), "tags": list(ticket.tags or []),
         "url": ticket.url,
     }

@@ -13,6 +13,7 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 
+from tickettracker.core.times import iso_utc
 from tickettracker.core.vocabulary import SyncStatus
 from tickettracker.store.extensions import make_redis
 from tickettracker.store.models import SyncRun
@@ -33,7 +34,7 @@ return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'data', ARGV[4])
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+    return iso_utc(value)
 
 
 def run_payload(run: SyncRun, **extra: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from tickettracker.core.config import Settings
+from tickettracker.core.times import iso_utc
 from tickettracker.core.vocabulary import SYNC_TYPES
 from tickettracker.store.extensions import db
 from tickettracker.store.models import SyncSchedule
@@ -100,14 +101,14 @@ def overview(settings: Settings, next_runs: Mapping[str, datetime | None]) -> li
         finished = last[sync_type]["last"]
         upcoming = next_runs.get(sync_type)
         out.append({"type": sync_type, "intervalMinutes": minutes, "enabled": enabled,
-                    "updatedAt": row.updated_at.isoformat() if row and row.updated_at else None,
+                    "updatedAt": iso_utc(row.updated_at) if row else None,
                     "updatedBy": row.updated_by if row else None, "saved": row is not None,
                     "lastRun": run_json(finished) if finished else None,
-                    "nextRunAt": upcoming.isoformat() if upcoming and enabled else None})
+                    "nextRunAt": iso_utc(upcoming) if enabled else None})
     return out
 
 
 def schedule_json(row: SyncSchedule) -> dict[str, Any]:
     """Return the API form of a schedule row."""
     return {"type": row.type, "intervalMinutes": row.interval_minutes, "enabled": row.enabled,
-            "updatedAt": row.updated_at.isoformat() if row.updated_at else None, "updatedBy": row.updated_by}
+            "updatedAt": iso_utc(row.updated_at), "updatedBy": row.updated_by}

@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 from sqlalchemy import literal, select, tuple_
 
+from tickettracker.core.times import iso_utc
 from tickettracker.core.vocabulary import SYNC_TYPES, SyncStatus
 from tickettracker.store.extensions import db
 from tickettracker.store.models import SyncRun
@@ -45,8 +46,8 @@ def type_status(next_runs: Mapping[str, datetime | None]) -> dict[str, dict[str,
             "status": active.status if active else int(SyncStatus.IDLE),
             "active": run_json(active) if active else None,
             "last": run_json(last) if last else None,
-            "lastSuccessAt": success.finished_at.isoformat() if success and success.finished_at else None,
-            "nextRunAt": next_runs[sync_type].isoformat() if next_runs.get(sync_type) else None,
+            "lastSuccessAt": iso_utc(success.finished_at) if success else None,
+            "nextRunAt": iso_utc(next_runs.get(sync_type)),
         }
     return out
 

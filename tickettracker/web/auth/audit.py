@@ -9,6 +9,7 @@ from flask import Flask, Response, has_request_context, request
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from tickettracker.core.times import iso_utc
 from tickettracker.store.extensions import db
 from tickettracker.store.models import AuditEvent
 
@@ -76,7 +77,7 @@ def recent(limit: int = 50, before: int | None = None, actions: tuple[str, ...] 
 
 def event_json(event: AuditEvent) -> dict[str, Any]:
     """Return the JSON form of one event."""
-    return {"id": event.id, "at": event.at.isoformat(), "actor": event.actor, "action": event.action,
+    return {"id": event.id, "at": iso_utc(event.at), "actor": event.actor, "action": event.action,
             "target": event.target, "detail": event.detail, "ip": event.ip}
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from flask import Flask
 
+from tickettracker.web.times import init_times
 from tickettracker.web.views import api, auth, cockpit, errors, pages, stream, sync_api, sync_pages
 
 
 def register_blueprints(app: Flask) -> None:
-    """Register every blueprint and the error handlers."""
+    """Register every blueprint, the error handlers and the time filters."""
+    init_times(app)
     app.register_blueprint(cockpit.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)

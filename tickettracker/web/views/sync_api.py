@@ -6,6 +6,7 @@ import json
 
 from flask import Blueprint, abort, current_app, jsonify, request, url_for
 
+from tickettracker.core.times import iso_utc
 from tickettracker.core.vocabulary import SYNC_TYPES
 from tickettracker.store.extensions import redis_client
 from tickettracker.store.queries import BadQuery
@@ -83,7 +84,7 @@ def sync_job_log(job_id: str):
     """Return the log lines of one run."""
     if runs.get_run(job_id) is None:
         abort(404)
-    lines = [{"at": line.at.isoformat(), "level": line.level, "message": line.message}
+    lines = [{"at": iso_utc(line.at), "level": line.level, "message": line.message}
              for line in runs.run_log(job_id)]
     return jsonify(jobId=job_id, lines=lines)
 

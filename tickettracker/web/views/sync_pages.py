@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
@@ -47,16 +47,6 @@ def sync_bar_state() -> dict[str, dict[str, Any]] | None:
         db.session.rollback()
         current_app.logger.warning("sync bar state unavailable: %s", exc)
         return None
-
-
-@bp.app_template_filter("clock")
-def clock(iso: str | None) -> str:
-    """Format an ISO timestamp as UTC text (sync.js shows it in the reader's local time)."""
-    if not iso:
-        return "—"
-    moment = datetime.fromisoformat(iso).astimezone(timezone.utc)
-    fmt = "%H:%M UTC" if moment.date() == datetime.now(timezone.utc).date() else "%Y-%m-%d %H:%M UTC"
-    return moment.strftime(fmt)
 
 
 @bp.app_template_filter("duration")
