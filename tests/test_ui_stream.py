@@ -111,13 +111,13 @@ def test_an_id_too_old_to_replay_gets_resync_instead(app, client):
 def test_an_event_published_while_the_snapshot_is_taken_is_not_lost(app, client, monkeypatch):
     real_snapshot = stream._snapshot
 
-    def snapshot_with_a_finish_in_between() -> str:
+    def snapshot_with_a_finish_in_between(admin: bool) -> str:
         with app.app_context():
             run = runs.create_run("JIRA", "manual", None).run
             runs.mark_running(run.id)
             ended = runs.finish(run.id, SyncStatus.COMPLETED, "Synced 3 items", counts={"fetched": 3})
             publish_run(redis_client(), ended)
-        return real_snapshot()
+        return real_snapshot(admin)
 
     monkeypatch.setattr(stream, "_snapshot", snapshot_with_a_finish_in_between)
     response = client.get("/events", buffered=False)
@@ -131,7 +131,7 @@ def test_an_event_published_while_the_snapshot_is_taken_is_not_lost(app, client,
 def test_each_event_is_rendered_once_for_many_clients(app, monkeypatch):
     calls, ready, results = [], threading.Barrier(4, timeout=20), []
     real = stream.render_event
-    monkeypatch.setattr(stream, "render_event", lambda payload: calls.append(payload) or real(payload))
+    monkeypatch.setattr(stream, "render_event", lambda payload, admin: calls.append(payload) or real(payload, admin))
 
     def listen(viewer) -> None:
         response = viewer.get("/events", buffered=False)
@@ -171,9 +171,27 @@ def test_an_indeterminate_payload_shows_an_honest_progress_bar(app, client):
 
 def test_a_shared_snapshot_is_followed_by_every_event_published_after_it(app):
     with app.test_request_context("/events"):
-        first = stream._catch_up(None)
+        first = stream._catch_up(None, False)
         e1 = publish(redis_client(), _payload(0))
         e2 = publish(redis_client(), _payload(1))
-        snapshot, since, missed, gap = stream._catch_up(e2)
+        snapshot, since, missed, gap = stream._catch_up(e2, False)
     assert snapshot == first[0] and gap is False
     assert [event_id for event_id, _ in missed] == [e1, e2], "a client newer than the cached snapshot lost events"
+
+
+def test_a_viewer_stream_carries_no_admin_control_and_an_admin_stream_does(app, client, viewer_client):
+    seen = {}
+    for role, who in (("viewer", viewer_client), ("admin", client)):
+        response = who.get("/events", buffered=False)
+        frames = _frames(response)
+        try:
+            snapshot = _until(frames, "sync-ui")[-1]["data"]
+            with app.app_context():
+                publish(redis_client(), _payload(0))
+            seen[role] = (snapshot, _until(frames, "sync-ui")[-1]["data"])
+        finally:
+            response.close()
+    for html in seen["viewer"]:
+        assert "sync-status-JIRA" in html
+        assert "sync-btn" not in html and "sync-cancel" not in html and "hx-post" not in html, html
+    assert 'id="sync-btn-JIRA"' in seen["admin"][0] and 'id="sync-cancel-JIRA"' in seen["admin"][1]

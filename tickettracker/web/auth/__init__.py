@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, Request
-from flask_login import AnonymousUserMixin, LoginManager
+from flask_login import AnonymousUserMixin, LoginManager, current_user
 
 from tickettracker.web.auth import audit, gate, sessions
 from tickettracker.web.auth.tokens import principal_for_token
@@ -45,3 +45,12 @@ def init_auth(app: Flask) -> None:
     app.before_request(gate.check_request)
     audit.register(app)
     app.jinja_env.globals["recent_audit_events"] = audit.recent
+    app.context_processor(admin_controls_context)
+
+
+def admin_controls_context() -> dict[str, bool]:
+    """Tell templates whether to render admin controls (Sync, Cancel, schedule forms, user admin) at all.
+
+    A viewer's HTML never contains them; the gate refuses the requests anyway. The event stream passes the
+    value explicitly, as it renders once per role, not per request."""
+    return {"admin_controls": bool(getattr(current_user, "is_admin", False))}

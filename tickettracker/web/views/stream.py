@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Blueprint, Response, current_app, render_template, request, stream_with_context
+from flask_login import current_user
 from redis.exceptions import RedisError
 
 from tickettracker.store.extensions import db, redis_client
@@ -57,16 +58,17 @@ def hub() -> Hub:
     return _extension("tt_hub", lambda: Hub(current_app.config["REDIS_URL"]))
 
 
-def render_event(payload: dict[str, Any]) -> str:
-    """Return the htmx out-of-band fragments for one event (status widget with its buttons, toast)."""
-    return render_template("partials/sync_event.html", event=payload)
+def render_event(payload: dict[str, Any], admin: bool) -> str:
+    """Return the htmx out-of-band fragments for one event (status widget, with buttons for admins; toast)."""
+    return render_template("partials/sync_event.html", event=payload, admin_controls=admin)
 
 
-def frames_for(event_id: str, payload: dict[str, Any]) -> str:
-    """Return the two frames of one event: the JSON contract and the HTML for htmx, sharing one id."""
+def frames_for(event_id: str, payload: dict[str, Any], admin: bool) -> str:
+    """Return the two frames of one event: the JSON contract and the HTML for htmx (per role), sharing one id."""
     cache: FrameCache = _extension("tt_frames", FrameCache)
-    return cache.get_or_make(event_id, lambda: sse_frame(json.dumps(payload), event=EVENT_NAME, event_id=event_id)
-                             + sse_frame(render_event(payload), event="sync-ui", event_id=event_id))
+    key = f"{'admin' if admin else 'viewer'}:{event_id}"
+    return cache.get_or_make(key, lambda: sse_frame(json.dumps(payload), event=EVENT_NAME, event_id=event_id)
+                             + sse_frame(render_event(payload, admin), event="sync-ui", event_id=event_id))
 
 
 def _client_last_id() -> str | None:
@@ -81,8 +83,8 @@ def _client_last_id() -> str | None:
     return raw
 
 
-def _snapshot() -> str:
-    """Render the current state of every type (sent first on every connect)."""
+def _snapshot(admin: bool) -> str:
+    """Render the current state of every type for a role (sent first on every connect)."""
     try:
         upcoming = next_runs(redis_client())
     except RedisError:
@@ -91,28 +93,31 @@ def _snapshot() -> str:
         state = type_status(upcoming)
     finally:
         db.session.remove()
-    html = render_template("partials/sync_snapshot.html", state=state)
+    html = render_template("partials/sync_snapshot.html", state=state, admin_controls=admin)
     return sse_frame(json.dumps({"types": state}), event="snapshot") + sse_frame(html, event="sync-ui")
 
 
 class SnapshotCache:
-    """The snapshot and the stream id taken just before it, shared by connects within SNAPSHOT_SECONDS.
+    """Per role, the snapshot and the stream id taken just before it, shared by connects within SNAPSHOT_SECONDS.
 
-    A reconnect storm (a deploy, a network blip) then costs one set of queries per process, not one per client."""
+    A reconnect storm (a deploy, a network blip) then costs one set of queries per process and role, not one per
+    client."""
 
     def __init__(self) -> None:
-        self.lock, self.value, self.taken = threading.Lock(), ("0-0", ""), -SNAPSHOT_SECONDS
+        self.lock = threading.Lock()
+        self.values: dict[bool, tuple[str | None, str]] = {}
+        self.taken: dict[bool, float] = {}
 
-    def get(self) -> tuple[str | None, str]:
-        """Return (stream id before the snapshot or None when Redis is down, snapshot frames)."""
+    def get(self, admin: bool) -> tuple[str | None, str]:
+        """Return (stream id before the snapshot or None when Redis is down, snapshot frames) for the role."""
         with self.lock:
-            if time.monotonic() - self.taken >= SNAPSHOT_SECONDS:
+            if time.monotonic() - self.taken.get(admin, -SNAPSHOT_SECONDS) >= SNAPSHOT_SECONDS:
                 try:
                     start: str | None = latest_id(redis_client())
                 except RedisError:
                     start = None
-                self.value, self.taken = (start, _snapshot()), time.monotonic()
-            return self.value
+                self.values[admin], self.taken[admin] = (start, _snapshot(admin)), time.monotonic()
+            return self.values[admin]
 
 
 def _replay_from(client_id: str | None, start: str) -> tuple[str, bool]:
@@ -124,11 +129,11 @@ def _replay_from(client_id: str | None, start: str) -> tuple[str, bool]:
     return min(client_id, start, key=parse_id), False
 
 
-def _catch_up(client_id: str | None) -> tuple[str, str, list[tuple[str, dict[str, Any]]], bool]:
+def _catch_up(client_id: str | None, admin: bool) -> tuple[str, str, list[tuple[str, dict[str, Any]]], bool]:
     """Return the snapshot, where replay started, the events after it and whether the client must resync.
 
     Replay starts no later than the id taken *before* the snapshot, so nothing published meanwhile is lost."""
-    start, snapshot = _extension("tt_snapshot", SnapshotCache).get()
+    start, snapshot = _extension("tt_snapshot", SnapshotCache).get(admin)
     if start is None:
         return snapshot, "0-0", [], True
     since, gap = _replay_from(client_id, start)
@@ -143,21 +148,22 @@ def _catch_up(client_id: str | None) -> tuple[str, str, list[tuple[str, dict[str
 def events() -> Response:
     """Stream sync events to this client until it goes away or its session ends."""
     alive = stream_guard(HEARTBEAT_SECONDS)
+    admin = bool(current_user.is_admin)
     subscription = hub().subscribe()
     try:
-        snapshot, start, missed, gap = _catch_up(_client_last_id())
-        rendered = "".join(frames_for(i, p) for i, p in missed)
+        snapshot, start, missed, gap = _catch_up(_client_last_id(), admin)
+        rendered = "".join(frames_for(i, p, admin) for i, p in missed)
     except Exception:
         hub().unsubscribe(subscription)
         raise
     high = parse_id(missed[-1][0]) if missed else parse_id(start)
-    return Response(stream_with_context(_stream(subscription, snapshot, rendered, high, gap, alive)),
+    return Response(stream_with_context(_stream(subscription, snapshot, rendered, high, gap, alive, admin)),
                     mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 def _stream(subscription: queue.Queue, snapshot: str, missed: str, high: tuple[int, int],
-            gap: bool, alive: Callable[[], bool]) -> Iterator[str]:
+            gap: bool, alive: Callable[[], bool], admin: bool) -> Iterator[str]:
     try:
         yield f"retry: {RETRY_MS}\n: connected\n\n"
         yield snapshot
@@ -176,6 +182,6 @@ def _stream(subscription: queue.Queue, snapshot: str, missed: str, high: tuple[i
                 continue
             if parse_id(event_id) > high:
                 high = parse_id(event_id)
-                yield frames_for(event_id, payload)
+                yield frames_for(event_id, payload, admin)
     finally:
         hub().unsubscribe(subscription)
