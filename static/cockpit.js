@@ -16,14 +16,30 @@
     try { return JSON.parse(raw); } catch (e) { return null; }
   }
 
+  // A series rebuilt from the items' dates (every point, or some) is drawn dashed with hollow points.
+  var DASH = [6, 4];
+
+  function rebuiltStyle(set, rebuilt) {
+    if (!rebuilt || rebuilt.indexOf(true) < 0) { return; }
+    if (rebuilt.indexOf(false) < 0) {
+      set.borderDash = DASH;
+    } else {
+      set.segment = { borderDash: function (ctx) { return rebuilt[ctx.p1DataIndex] ? DASH : undefined; } };
+    }
+    set.pointBackgroundColor = rebuilt.map(function (r) { return r ? "transparent" : set.borderColor; });
+  }
+
   function dataset(spec, series) {
     var colour = cssVar(series.color) || cssVar("--chart-1");
     var line = spec.type === "line";
-    return {
+    var set = {
       label: series.name, data: series.values, links: series.links,
       backgroundColor: colour, borderColor: colour, borderWidth: line ? 2 : 0,
       pointRadius: line ? 2 : 0, spanGaps: true, maxBarThickness: 36
     };
+    if (series.axis === "right") { set.yAxisID = "y1"; }
+    rebuiltStyle(set, series.reconstructed);
+    return set;
   }
 
   function scales(spec) {
@@ -33,7 +49,13 @@
       grid: { color: grid }, border: { color: grid } };
     var labels = { stacked: spec.stacked, ticks: { color: muted, autoSkip: !spec.horizontal },
       grid: { display: false }, border: { color: grid } };
-    return spec.horizontal ? { x: values, y: labels } : { x: labels, y: values };
+    if (spec.horizontal) { return { x: values, y: labels }; }
+    var axes = { x: labels, y: values };
+    if (spec.series.some(function (s) { return s.axis === "right"; })) {
+      axes.y1 = { beginAtZero: true, position: "right", ticks: { color: muted, precision: 0 },
+        grid: { display: false }, border: { color: grid }, title: { display: true, text: "per day", color: muted } };
+    }
+    return axes;
   }
 
   function linkAt(chart, elements) {

@@ -8,7 +8,8 @@ from typing import Any
 from tickettracker.cockpit.incidents import incident_backlog, incident_flow, incident_resolution
 from tickettracker.cockpit.jira import jira_flow, jira_status_by_project, jira_wip
 from tickettracker.cockpit.scope import CockpitFilters
-from tickettracker.cockpit.snapshots import trend_series
+from tickettracker.cockpit.snapshots import TREND_DAYS, trend_series
+from tickettracker.cockpit.trends import daily_history
 from tickettracker.cockpit.trust import freshness
 from tickettracker.core.times import iso_utc
 
@@ -22,12 +23,14 @@ def dashboard_data(filters: CockpitFilters, now: datetime | None = None) -> dict
         data["incidents"] = {
             "stamp": stamps["Incidents"], "backlog": incident_backlog(filters, now),
             "flow": incident_flow(filters, now), "resolution": incident_resolution(filters, now),
-            "trend": trend_series("incidents", filters.source, now)}
+            "trend": trend_series("incidents", filters.source, now),
+            "history": daily_history("incidents", filters, now, TREND_DAYS)}
     if filters.shows_jira:
         data["jira"] = {
             "stamp": stamps["JIRA"], "status": jira_status_by_project(filters, now),
             "flow": jira_flow(filters, now), "wip": jira_wip(filters, now),
-            "trend": trend_series("jira", filters.source, now)}
+            "trend": trend_series("jira", filters.source, now),
+            "history": daily_history("jira", filters, now, TREND_DAYS)}
     return data
 
 

@@ -64,13 +64,31 @@ def weekly_chart(key: str, title: str, rows: list[dict[str, Any]], names: dict[s
     return chart(key, title, "bar", "Week starting (Monday, UTC)", labels, data)
 
 
-def trend_chart(key: str, title: str, rows: list[dict[str, Any]], names: dict[str, tuple[str, str]],
-                note: str = "") -> dict[str, Any]:
-    """Return a line chart of daily snapshot values (history: no tracker links)."""
-    labels = [f"{row['day']:%d %b}" for row in rows]
-    data = [series(label, color, [row[name] for row in rows]) for name, (label, color) in names.items()]
-    empty = "" if rows else "No snapshots yet: they are taken daily and after each successful sync."
-    return chart(key, title, "line", "Day (UTC)", labels, data, empty=empty, note=note)
+REBUILT_NOTE = ("Dashed: rebuilt from the items' own dates — created and resolved per day (right axis), and the "
+                "open backlog on days without a snapshot{scoped}. {only} comes from snapshots only.")
+
+
+def trend_chart(key: str, title: str, section: dict[str, Any], names: dict[str, tuple[str, str]], *,
+                scope_note: str = "") -> dict[str, Any]:
+    """Return the daily trend (history: no tracker links). names lists, in order: the open backlog (from snapshots,
+    rebuilt from the items' dates on days without one, or on every day when the filters narrow below what
+    snapshots keep), the snapshot-only series (overdue, stuck), then the per-day counts rebuilt from item dates."""
+    history, snapshots = section["history"], {row["day"]: row for row in section["trend"]}
+    (open_key, (open_label, open_color)), (only_key, (only_label, only_color)), *daily = names.items()
+    data = []
+    snapped = [row["day"] in snapshots and not scope_note for row in history]
+    data.append({**series(open_label, open_color, [snapshots[row["day"]][open_key] if snap else row[open_key]
+                                                   for row, snap in zip(history, snapped, strict=True)]),
+                 "reconstructed": [not snap for snap in snapped]})
+    data.append(series(only_label, only_color, [snapshots.get(row["day"], {}).get(only_key) for row in history]))
+    for name, (label, color) in daily:
+        data.append({**series(label, color, [row[name] for row in history]), "axis": "right",
+                     "reconstructed": [True] * len(history)})
+    filled = snapshots or any(row["open"] or row["created"] for row in history)
+    note = REBUILT_NOTE.format(scoped=" and on every day for these filters" if scope_note else "", only=only_label)
+    return chart(key, title, "line", "Day (UTC)", [f"{row['day']:%d %b}" for row in history], data,
+                 empty="" if filled else "No items in the cache yet: the trend starts with the first sync.",
+                 note=f"{scope_note} {note}".strip())
 
 
 def ageing_chart(key: str, title: str, buckets: list[dict[str, Any]], color: str,
@@ -148,9 +166,11 @@ def incident_charts(section: dict[str, Any], filters: CockpitFilters, link: Link
                      {"created": ("Created", "--chart-1", "created"),
                       "resolved": ("Resolved", "--chart-done", "resolved")},
                      lambda p: link("incidents", filters.incident_params(**p))),
-        trend_chart("fw-trend", "Open backlog and overdue, last 30 days", section["trend"],
-                    {"open": ("Open backlog", "--chart-1"), "overdue": ("Overdue", "--chart-bad")},
-                    "All groups: snapshots keep totals per source only." if filters.group else ""),
+        trend_chart("fw-trend", "Open backlog and overdue, last 30 days", section,
+                    {"open": ("Open backlog", "--chart-1"), "overdue": ("Overdue", "--chart-bad"),
+                     "created": ("Created / day", "--chart-2"), "resolved": ("Resolved / day", "--chart-done")},
+                    scope_note="All groups for Overdue: snapshots keep totals per source only."
+                    if filters.group else ""),
     ]
 
 
@@ -183,9 +203,10 @@ def jira_charts(section: dict[str, Any], filters: CockpitFilters, link: Link) ->
                      lambda p: link("development", filters.jira_params(**p))),
         ageing_chart("jira-wip", "Age of work in progress", section["wip"]["ageing"], "--chart-progress",
                      lambda b: link("development", filters.jira_params(status="in_progress", age=b))),
-        trend_chart("jira-trend", "Open and stuck issues, last 30 days", section["trend"],
-                    {"open": ("Open issues", "--chart-1"), "stuck": ("Stuck", "--chart-warn")},
-                    "All projects: snapshots keep Jira totals only." if filters.project else ""),
+        trend_chart("jira-trend", "Open and stuck issues, last 30 days", section,
+                    {"open": ("Open issues", "--chart-1"), "stuck": ("Stuck", "--chart-warn"),
+                     "created": ("Created / day", "--chart-2"), "resolved": ("Done / day", "--chart-done")},
+                    scope_note="All projects for Stuck: snapshots keep Jira totals only." if filters.project else ""),
     ]
 
 
