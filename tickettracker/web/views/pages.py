@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from flask import Blueprint, abort, render_template, request
 from flask.typing import ResponseReturnValue
 
+from tickettracker.cockpit.sla import ticket_sla
 from tickettracker.core.config import get_settings
 from tickettracker.store.queries import BadQuery, TicketQuery, filter_options, ticket_by_id, ticket_page
 
@@ -57,4 +60,4 @@ def ticket_detail(ticket_id: int) -> ResponseReturnValue:
     if ticket is None:
         abort(404)
     return render_template("pages/ticket.html", ticket=ticket, title=ticket.subject,
-                           demo_mode=get_settings().demo_mode)
+                           sla=ticket_sla(ticket, datetime.now(timezone.utc)), demo_mode=get_settings().demo_mode)
