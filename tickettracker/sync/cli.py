@@ -1,7 +1,8 @@
-"""`flask sync run incidents|jira [--full]`: a sync in the foreground with a progress line and a summary."""
+"""`flask sync run incidents|jira [--full]`: a sync in the foreground with a progress bar and a summary."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 
 import click
@@ -15,22 +16,39 @@ TYPES = {"incidents": "Incidents", "jira": "JIRA"}
 sync_cli = AppGroup("sync", help="Run vendor syncs from the command line.")
 
 
-class ConsoleReporter:
-    """Prints progress (one rewritten line on a terminal) and warnings; never cancels."""
+BAR_WIDTH = 24
 
-    def __init__(self, interactive: bool) -> None:
-        """Remember whether stdout is a terminal."""
-        self.interactive = interactive
+
+def progress_bar(percent: int | None) -> str:
+    """Return a text progress bar: '[######..................]  25%', or a dotted one when the total is unknown."""
+    if percent is None:
+        return "[" + "." * BAR_WIDTH + "]   …"
+    percent = max(0, min(percent, 100))
+    filled = round(BAR_WIDTH * percent / 100)
+    return f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {percent:3d}%"
+
+
+class ConsoleReporter:
+    """Prints progress (on a terminal one progress bar rewritten in place; otherwise a line per 10 %) and warnings;
+    never cancels."""
+
+    def __init__(self, interactive: bool, columns: int = 100) -> None:
+        """Remember whether stdout is a terminal and how wide it is."""
+        self.interactive, self.columns = interactive, columns
         self.width = 0
+        self.last_step: tuple[str, int] | None = None
 
     def progress(self, percent: int | None, message: str, counts: SyncCounts) -> None:
         """Show the latest progress."""
-        share = "  …" if percent is None else f"{percent:3d}%"
-        line = f"[{share}] {message} — fetched {counts.fetched}"
+        line = f"{progress_bar(percent)} {message} · {counts.fetched} fetched"
         if self.interactive:
+            line = line[: self.columns - 1]  # a wrapped line could not be rewritten in place
             click.echo("\r" + line.ljust(self.width), nl=False)
             self.width = len(line)
-        else:
+            return
+        step = (message.split(":", 1)[0], -1 if percent is None else percent // 10)
+        if step != self.last_step:
+            self.last_step = step
             click.echo(line)
 
     def log(self, level: str, message: str) -> None:
@@ -55,7 +73,7 @@ class ConsoleReporter:
 @click.option("--full", is_flag=True, help="Ignore the watermark and read everything again.")
 def run_command(sync_type: str, full: bool) -> None:
     """Run one sync now and print a summary; exit non-zero when it fails."""
-    reporter = ConsoleReporter(sys.stdout.isatty())
+    reporter = ConsoleReporter(sys.stdout.isatty(), shutil.get_terminal_size().columns)
     try:
         outcome = run_sync(get_settings(), TYPES[sync_type.lower()], reporter, full=full)
     except SyncError as error:
