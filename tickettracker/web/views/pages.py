@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from tickettracker.cockpit.sla import ticket_sla
 from tickettracker.core.config import get_settings
 from tickettracker.store.queries import BadQuery, TicketQuery, filter_options, ticket_by_id, ticket_page
+from tickettracker.web.export import tickets_csv
 
 bp = Blueprint("pages", __name__)
 
@@ -51,6 +52,17 @@ def tracker(view: str) -> ResponseReturnValue:
     context["configured"] = settings.vendors.configured_sources()
     context["sync_buttons"] = (SYNC_TYPE[view],)
     return render_template("pages/tracker.html", **context), 400 if error else 200, {"Vary": "HX-Request"}
+
+
+@bp.get("/<any(incidents, development):view>/export.csv")
+def tracker_csv(view: str) -> ResponseReturnValue:
+    """Download every item of a tracker list with its current filters and order as CSV (streamed)."""
+    try:
+        query = TicketQuery.from_args(view, request.args, 1)
+        ticket_page(query)  # the filters are checked here, before the download starts
+    except BadQuery as exc:
+        abort(400, str(exc))
+    return tickets_csv(view, query)
 
 
 @bp.get("/tickets/<int:ticket_id>")

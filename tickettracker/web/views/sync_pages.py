@@ -16,6 +16,7 @@ from tickettracker.store.queries import BadQuery
 from tickettracker.sync import runs, schedule_edit
 from tickettracker.sync.schedule import next_runs
 from tickettracker.sync.status import HistoryQuery, history_page, run_json, type_status
+from tickettracker.web.export import runs_csv
 from tickettracker.web.views.actor import current_actor
 from tickettracker.web.views.pages import wants_fragment
 
@@ -95,6 +96,16 @@ def history() -> ResponseReturnValue:
 def _history_page(context: dict[str, Any], status: int, **extra: Any) -> ResponseReturnValue:
     schedules = schedule_edit.overview(get_settings(), _next_runs())
     return render_template("pages/sync_history.html", schedules=schedules, **context, **extra), status
+
+
+@bp.get("/sync/export.csv")
+def history_csv() -> ResponseReturnValue:
+    """Download every run of the history with its current filters as CSV (streamed)."""
+    try:
+        query = HistoryQuery.from_args(request.args)
+    except BadQuery as exc:
+        abort(400, str(exc))
+    return runs_csv(query)
 
 
 @bp.get("/sync/runs/<run_id>")
