@@ -228,6 +228,14 @@
     var close = event.target.closest("[data-toast-close]");
     if (close) { dismiss(close.closest(".toast")); }
   });
+  // Alt+N: focus the newest notification's link (or its dismiss button); its timer pauses while focused.
+  document.addEventListener("keydown", function (event) {
+    if (!event.altKey || event.ctrlKey || event.metaKey || (event.key || "").toLowerCase() !== "n") { return; }
+    var toasts = document.querySelectorAll("#toasts .toast:not(.toast-leaving)");
+    var newest = toasts[toasts.length - 1];
+    var target = newest && newest.querySelector("a[href], button");
+    if (target) { event.preventDefault(); target.focus(); }
+  });
   document.addEventListener("DOMContentLoaded", wire);
   window.tt = { toast: toast, dismissToast: dismiss };
 })();

@@ -37,7 +37,15 @@
       backgroundColor: colour, borderColor: colour, borderWidth: line ? 2 : 0,
       pointRadius: line ? 2 : 0, spanGaps: true, maxBarThickness: 36
     };
-    if (series.axis === "right") { set.yAxisID = "y1"; }
+    if (series.axis === "right") {  // per-day counts: translucent bars behind the lines, on their own axis
+      set.yAxisID = "y1";
+      set.type = "bar";
+      set.order = 2;
+      set.backgroundColor = /^#[0-9a-f]{6}$/i.test(colour) ? colour + "99" : colour;
+      set.borderWidth = 0;
+      set.pointRadius = 0;
+      return set;
+    }
     rebuiltStyle(set, series.reconstructed);
     return set;
   }

@@ -89,7 +89,7 @@ def test_snapshots_win_on_their_days_and_the_rest_is_marked_rebuilt(app):
     assert overdue["values"][snap_index] is not None and overdue["values"].count(None) == DAYS - 1
     assert created["reconstructed"] == [True] * DAYS and created["axis"] == "right"
     assert sum(created["values"]) == 10 and backlog["values"][-1] == 10
-    assert "rebuilt from the items' own dates" in chart["note"]
+    assert "rebuilt from the items' own dates" in chart["note"] and "Dashed" in chart["note"]
     scoped = trend_chart("t", "Trend", grouped["incidents"], {"open": ("Open", "--c"), "overdue": ("Overdue", "--c")},
                          scope_note="All groups for Overdue.")
     assert all(scoped["series"][0]["reconstructed"]), "a group filter cannot use all-group snapshots"

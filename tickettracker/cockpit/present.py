@@ -64,8 +64,9 @@ def weekly_chart(key: str, title: str, rows: list[dict[str, Any]], names: dict[s
     return chart(key, title, "bar", "Week starting (Monday, UTC)", labels, data)
 
 
-REBUILT_NOTE = ("Dashed: rebuilt from the items' own dates — created and resolved per day (right axis), and the "
-                "open backlog on days without a snapshot{scoped}. {only} comes from snapshots only.")
+REBUILT_NOTE = ("Bars: created and resolved per day (right axis), rebuilt from the items' own dates. Dashed: the "
+                "open backlog rebuilt the same way on days without a snapshot{scoped}. {only} comes from snapshots "
+                "only.")
 
 
 def trend_chart(key: str, title: str, section: dict[str, Any], names: dict[str, tuple[str, str]], *,
