@@ -1,13 +1,18 @@
-"""Accessibility measured in headless Chromium against the real stack (simulator, `python worker.py`, gunicorn):
-axe-core on every page in both themes, as viewer and admin, with a sync running and finished (0 serious or critical
-violations; totals per page printed); keyboard-only use with visible focus; toasts in one polite live region;
-reduced motion; no sideways scrolling at 390 px. Screenshots go to test-artifacts/."""
+"""The UX pass in headless Chromium against the real stack (simulator, `python worker.py`, gunicorn): axe-core on every
+page in both themes, as viewer and admin, with a sync running and finished (0 serious or critical violations; totals
+per page printed); keyboard-only use with visible focus; toasts in one polite live region; reduced motion; no
+sideways scrolling at 390 px; no admin control in a viewer's HTML; one time convention; SLA state; CSV downloads;
+rebuilt trend series. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
+import csv
+import io
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -333,4 +338,66 @@ def test_screenshots_of_the_dark_dashboard(stack):
     shot(page, "dashboard-dark-admin", full=True)
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator("figure[data-chart='fw-trend']").screenshot(path=str(ARTIFACTS / "dashboard-dark-trend.png"))
+    drawn = page.evaluate("""() => Chart.getChart(document.querySelector("figure[data-chart='fw-trend'] canvas"))
+        .data.datasets.map(d => [d.label, d.type || 'line', d.yAxisID || 'y', Boolean(d.segment || d.borderDash)])""")
+    assert drawn[0][0] == "Open backlog" and drawn[0][3], "days without a snapshot are not drawn as rebuilt"
+    assert [d[1:3] for d in drawn[2:]] == [["bar", "y1"], ["bar", "y1"]], drawn
+    assert "rebuilt from the items' own dates" in page.locator("figure[data-chart='fw-trend'] .chart-note").inner_text()
+    context.close()
+
+
+ADMIN_MARKERS = ("sync-btn", "sync-cancel", "/api/jira/sync", "/api/governance/sync", 'name="interval_minutes"',
+                 "/admin/users")
+
+
+def test_a_viewer_gets_no_admin_control_in_the_html_even_as_live_events_arrive(stack, running_jira):
+    context = stack.context(VIEWER)
+    for path in stack.paths["viewer"]:
+        page = stack.open(context, path)
+        expect(page.locator("#sync-status-JIRA")).to_have_attribute("data-state", "running")
+        page.wait_for_timeout(300)
+        html = page.content()
+        assert [m for m in ADMIN_MARKERS if m in html] == [], f"a viewer got admin controls on {path}"
+        page.close()
+    page = stack.open(context, "/development")
+    signed_in_session(stack.base, *ADMIN).post(f"{stack.base}/api/sync/jobs/{running_jira.id}/cancel", timeout=10)
+    expect(page.locator(".toast", has_text="JIRA sync cancelled")).to_be_visible(timeout=20000)
+    html = page.content()
+    assert [m for m in ADMIN_MARKERS if m in html] == [], "an event gave a viewer admin controls"
+    context.close()
+
+
+def test_times_follow_one_convention_in_the_readers_zone(stack):
+    context = stack.context(ADMIN, timezone_id="Asia/Kolkata")
+    run = stack.newest_run("JIRA")
+    page = stack.open(context, f"/sync/runs/{run.id}")
+    times = page.evaluate("""() => [...document.querySelectorAll('time')].map(t => ({
+        iso: t.getAttribute('datetime'), title: t.title, style: t.dataset.time, text: t.textContent}))""")
+    assert times and all(t["iso"].endswith("+00:00") and t["title"].endswith(" UTC") for t in times), times
+    assert not any("UTC" in t["text"] for t in times), "the browser did not put a time into the reader's zone"
+    clock = next(t for t in times if t["style"] == "clock")
+    local = datetime.fromisoformat(clock["iso"]).astimezone(timezone(timedelta(hours=5, minutes=30)))
+    assert clock["text"].endswith(local.strftime("%H:%M:%S")), clock
+    assert any(re.fullmatch(r"(just now|\d+ min ago|\d+ h ago)", t["text"]) for t in times), times
+    context.close()
+
+
+def test_ticket_page_sla_and_csv_downloads_with_the_current_filters(stack):
+    context = stack.context(VIEWER, accept_downloads=True)
+    page = stack.open(context, stack.paths["viewer"][3])
+    expect(page.locator("[data-sla]").first).to_be_visible()
+    assert re.search(r"(overdue by|due in|resolved in|first response) ", page.locator("dl.facts").inner_text())
+    page = stack.open(context, "/incidents")
+    page.select_option("#filter-source", "freshdesk")
+    page.wait_for_url(re.compile(r"source=freshdesk"))
+    with page.expect_download() as download:
+        page.get_by_role("link", name=re.compile("Download CSV")).click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert len(rows) == SIZES["freshdesk"] and {r["source"] for r in rows} == {"freshdesk"}
+    assert all(r["updated_at"].endswith("+00:00") for r in rows)
+    page = stack.open(context, "/sync?type=JIRA")
+    with page.expect_download() as download:
+        page.get_by_role("link", name=re.compile("Download CSV")).click()
+    runs = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert runs and {r["type"] for r in runs} == {"JIRA"}
     context.close()
