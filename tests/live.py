@@ -11,12 +11,16 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 TEST_PASSWORD = "correct-horse-battery-staple"
 ADMIN = ("admin", TEST_PASSWORD)
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
@@ -75,6 +79,11 @@ def login(page, base_url: str, username: str = ADMIN[0], password: str = ADMIN[1
     with page.expect_navigation():
         page.click("button[type=submit]")
     assert "/login" not in page.url, f"sign-in as {username} failed"
+
+
+def launch_chromium(playwright):
+    """Launch the machine's headless Chromium through Playwright."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
 def free_port() -> int:
@@ -177,6 +186,18 @@ class Processes:
                 except psutil.NoSuchProcess:
                     pass
             child.wait(timeout=10)
+
+
+@dataclass
+class LiveStack:
+    """A running stack of a browser test module: the web's base URL, the simulator, the processes, the test's app
+    and the browser."""
+
+    base: str
+    sim: object
+    procs: Processes
+    app: object
+    browser: object
 
 
 def _tree(pid: int) -> list[psutil.Process]:

@@ -3,20 +3,14 @@ processes) and a Chromium that signs in with the printed demo password and sees 
 
 from __future__ import annotations
 
-import os
 import re
 import sys
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.live import Processes, free_port, wait_until
+from tests.live import ARTIFACTS, Processes, free_port, launch_chromium, login, wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PASSWORD = re.compile(r"demo sign-in \([^)]*\): username (\S+)\s+password (\S+)")
 
 
@@ -43,14 +37,10 @@ def test_the_first_demo_start_shows_data_without_a_click(launcher):
     assert "DEMO MODE" in log and "sync of Incidents and JIRA is queued" in log, log
     username, password = PASSWORD.search(log).groups()
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900}, base_url=base)
-            page.goto("/login")
-            page.fill("#username", username)
-            page.fill("#password", password)
-            with page.expect_navigation():
-                page.click("button[type=submit]")
+            login(page, base, username, password)
             expect(page.locator(".banner-demo")).to_contain_text("sync of every type starts with the app")
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "first-run-dashboard-at-sign-in.png"), full_page=True)

@@ -16,10 +16,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 from sqlalchemy import select
 
-from tests.live import ADMIN, Processes, _answers, ensure_user, login, signed_in_session, wait_until
+from tests.live import ADMIN, LiveStack, Processes, _answers, ensure_user, login, signed_in_session, wait_until
 from tickettracker import create_app
 from tickettracker.core.vocabulary import ACTIVE_STATUSES
 from tickettracker.store.extensions import db
@@ -36,14 +36,9 @@ RESET_TABLES = "sync_logs, sync_runs, sync_cursors, tickets, kpi_snapshots"
 
 
 @dataclass
-class Stack:
+class Stack(LiveStack):
     """The running stack and handles to steer it."""
 
-    base: str
-    sim: VendorSimulator
-    procs: Processes
-    app: object
-    browser: Browser
     errors: list[str] = field(default_factory=list)
 
     def slow(self, per_minute: int, *vendors: str) -> None:

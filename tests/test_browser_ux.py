@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,19 +16,26 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 from sqlalchemy import select
 
-from tests.live import ADMIN, TEST_PASSWORD, Processes, ensure_user, login, signed_in_session, wait_until
+from tests.live import (
+    ADMIN,
+    ARTIFACTS,
+    TEST_PASSWORD,
+    LiveStack,
+    Processes,
+    ensure_user,
+    launch_chromium,
+    login,
+    signed_in_session,
+    wait_until,
+)
 from tickettracker import create_app
 from tickettracker.store.extensions import db
 from tickettracker.store.models import SyncRun, Ticket
 from vendorsim import VendorSimulator
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SIZES = {"freshservice": 30, "freshdesk": 30, "jira": 60}
 VIEWER = ("viewer", TEST_PASSWORD)
 BAD_IMPACTS = ("serious", "critical")
@@ -37,14 +43,9 @@ INTERACTIVE = "a[href], button:not([disabled]), input:not([type=hidden]):not([di
 
 
 @dataclass
-class Stack:
-    """The running stack, a browser, and the ids of a ticket and a run to visit."""
+class Stack(LiveStack):
+    """The running stack and the pages each role visits."""
 
-    base: str
-    sim: VendorSimulator
-    procs: Processes
-    app: object
-    browser: Browser
     paths: dict[str, list[str]] = field(default_factory=dict)
 
     def context(self, who: tuple[str, str] | None, **options) -> BrowserContext:
@@ -101,7 +102,7 @@ def stack(database_url, redis_url, tmp_path_factory) -> Iterator[Stack]:
         procs.start_worker(processes=2)
         base = procs.start_web(gunicorn=True)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = launch_chromium(playwright)
             try:
                 stack = Stack(base, sim, procs, app, browser)
                 for sync_type in ("Incidents", "JIRA"):
