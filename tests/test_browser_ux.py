@@ -285,9 +285,9 @@ def test_reduced_motion_stops_the_spinner_and_the_progress_animation(stack, runn
         context = stack.context(ADMIN, reduced_motion=motion)
         page = stack.open(context, "/development")
         expect(page.locator("#sync-btn-JIRA .spinner")).to_be_visible()
-        seen[motion] = page.evaluate(probe)
         if motion == "reduce":
             shot(page, "a11y-reduced-motion-running")
+        seen[motion] = page.evaluate(probe)
         context.close()
     assert seen["reduce"] == {"spinner": "none", "progress": "none"}, seen
     assert seen["no-preference"]["spinner"] == "spin" and seen["no-preference"]["progress"] != "none", seen
