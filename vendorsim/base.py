@@ -91,6 +91,11 @@ class VendorApp:
             self._pending.append(pending)
         return pending
 
+    def edit(self, ext_id: str, **changes: Any) -> None:
+        """Change body fields of one live item now (updated_at moves), e.g. subject=..., custom_fields={...}."""
+        if not self.store.edit(str(ext_id), changes):
+            raise KeyError(f"no live item {ext_id!r}")
+
     def inject(self, fault: str, count: int = 1, path_contains: str | None = None, after: int = 0) -> None:
         """Make the next `count` matching requests (after skipping `after`) fail with `fault`."""
         self.faults.add(fault, count, path_contains, after)

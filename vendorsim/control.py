@@ -27,6 +27,12 @@ def _mutate_later(app: VendorApp, body: dict[str, Any]) -> Any:
     return {"scheduled": True}
 
 
+def _edit(app: VendorApp, body: dict[str, Any]) -> Any:
+    """POST /_sim/edit {"id", "changes": {field: value}}: an agent's edit of one item."""
+    app.edit(str(body["id"]), **dict(body.get("changes") or {}))
+    return {"edited": str(body["id"])}
+
+
 def _fault(app: VendorApp, body: dict[str, Any]) -> Any:
     """POST /_sim/fault {"fault", "count"?, "path_contains"?, "after"?}."""
     app.inject(str(body["fault"]), int(body.get("count", 1)), body.get("path_contains"), int(body.get("after", 0)))
@@ -79,6 +85,7 @@ def _config(app: VendorApp, body: dict[str, Any]) -> Any:
 
 ACTIONS: dict[tuple[str, str], Handler] = {
     ("POST", "mutate"): _mutate, ("POST", "mutate_after_requests"): _mutate_later, ("POST", "fault"): _fault,
+    ("POST", "edit"): _edit,
     ("DELETE", "fault"): _clear, ("POST", "clear_faults"): _clear, ("POST", "reset_counts"): _reset_counts,
     ("POST", "rate_limit"): _rate_limit, ("POST", "settings"): _settings,
     ("POST", "bad_token"): lambda app, body: _settings(app, {"bad_token": body.get("on", True)}),

@@ -13,6 +13,7 @@ from vendorsim.base import Route, VendorApp, route
 from vendorsim.jira_data import FIELD_IDS, JiraFactory, RenderContext, render_issue
 from vendorsim.jira_search import SearchError, SearchLimit, cloud_page, dc_page, matching, read_params, wanted_fields
 from vendorsim.jql import JqlError, parse
+from vendorsim.links import HELPDESK_FIELD
 from vendorsim.ratelimit import Verdict
 from vendorsim.responses import json_response
 from vendorsim.store import Store
@@ -63,6 +64,7 @@ class JiraApp(VendorApp):
         self.dc_max_result_window = 10_000
         self.html_429_every = 2
         self._throttled = itertools.count(1)
+        self.peers: tuple[tuple[str, str], ...] = ()  # helpdesk base URLs, for links to their tickets
         self.projects = {alias.lower(): key for key, name, pid, _ in factory.projects for alias in (key, name, pid)}
 
     @property
@@ -213,7 +215,7 @@ class JiraApp(VendorApp):
         if state != "ok" or item is None or item.state != "live":
             return errors(NO_ISSUE, 404)
         wanted = wanted_fields(request.args.getlist("fields"), "*all", self.flavour)
-        ctx = RenderContext(self.zone, request.host_url.rstrip("/"), self.flavour, int(version))
+        ctx = RenderContext(self.zone, request.host_url.rstrip("/"), self.flavour, int(version), self.peers)
         with self.store.lock:
             return json_response(render_issue(item, item.updated, item.body, ctx, wanted))
 
@@ -228,7 +230,10 @@ class JiraApp(VendorApp):
         points = {"id": ids["points"], "key": ids["points"], "name": "Story point estimate", "custom": True,
                   "schema": {"type": "number", "custom": "com.pyxis.greenhopper.jira:jsw-story-points",
                              "customId": int(ids["points"].split("_")[1])}}
-        return json_response(system + [sprint, points])
+        helpdesk = {"id": HELPDESK_FIELD, "key": HELPDESK_FIELD, "name": "Helpdesk ticket", "custom": True,
+                    "schema": {"type": "string", "custom": "com.atlassian.jira.plugin.system.customfieldtypes:url",
+                               "customId": int(HELPDESK_FIELD.split("_")[1])}}
+        return json_response(system + [sprint, points, helpdesk])
 
     def server_info(self, request: Request, version: str) -> Response:
         """GET /rest/api/{v}/serverInfo (anonymous, always 200)."""
@@ -252,5 +257,5 @@ class JiraApp(VendorApp):
     def render_truth(self, item: Any) -> dict[str, Any]:
         """The issue with every field, as GET issue (v3 Cloud, v2 DC) returns it."""
         version = 3 if self.flavour == "cloud" else 2
-        ctx = RenderContext(self.zone, self.base_url, self.flavour, version)
+        ctx = RenderContext(self.zone, self.base_url, self.flavour, version, self.peers)
         return render_issue(item, item.updated, item.body, ctx, None)

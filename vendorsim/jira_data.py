@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from vendorsim.data import PAYLOADS, make_people, pick_tags, spread, subject, weighted
+from vendorsim.links import HELPDESK_FIELD
 from vendorsim.store import Item
 from vendorsim.timeutil import UTC, jira_format, now_millis
 
@@ -37,6 +38,7 @@ class RenderContext:
     base_url: str
     flavour: str = "cloud"
     version: int = 3
+    peers: tuple[tuple[str, str], ...] = ()  # (helpdesk, base URL) for links to tickets
 
 
 class JiraFactory:
@@ -179,8 +181,15 @@ def all_fields(item: Item, updated: datetime, body: dict[str, Any], ctx: RenderC
         "resolutiondate": jira_format(updated, ctx.zone) if done else None,
         "resolution": {"id": "10000", "name": "Done"} if done else None, "duedate": body["duedate"],
         "description": _description(body, ctx.version), ids["sprint"]: _sprint_value(body["_sprints"], ctx.flavour),
-        ids["points"]: body["_points"],
+        ids["points"]: body["_points"], HELPDESK_FIELD: _helpdesk_field(body, ctx),
     }
+
+
+def _helpdesk_field(body: dict[str, Any], ctx: RenderContext) -> str | None:
+    """The "Helpdesk ticket" text field: the linked ticket's agent URL, when the issue has one."""
+    linked = body.get("_helpdesk_field")
+    base = dict(ctx.peers).get(linked[0]) if linked else None
+    return f"{base}/a/tickets/{linked[1]}" if base else None
 
 
 def _status(api: str, status_id: str, name: str, category: str) -> dict[str, Any]:

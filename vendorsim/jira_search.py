@@ -11,6 +11,7 @@ from werkzeug.wrappers import Request
 
 from vendorsim.jira_data import FIELD_IDS, RenderContext, render_issue
 from vendorsim.jql import Jql, JqlError
+from vendorsim.links import HELPDESK_FIELD
 from vendorsim.store import Item, Snapshot
 from vendorsim.timeutil import utcnow
 
@@ -52,7 +53,7 @@ def read_params(request: Request) -> SearchParams:
 def wanted_fields(raw: list[str], default: str, flavour: str) -> set[str] | None:
     """Resolve `fields`: None = every field; a subset of {id, key} = id-only; `-name` excludes."""
     names = [name.strip() for value in raw for name in str(value).split(",") if name.strip()] or [default]
-    every = BASE_FIELDS + list(FIELD_IDS[flavour].values())
+    every = BASE_FIELDS + list(FIELD_IDS[flavour].values()) + [HELPDESK_FIELD]
     excluded = {name[1:] for name in names if name.startswith("-")}
     if any(name in ("*all", "*navigable") for name in names):
         return None if not excluded else set(every) - excluded
@@ -113,7 +114,7 @@ def cloud_page(app: Any, request: Request, query: Jql, params: SearchParams, ver
     cap = 5000 if wanted is not None and wanted <= {"id", "key"} else 100
     size = min(as_int(params.max_results, 50, "maxResults", 1), cap)
     offset = decode_token(params.token, params.jql)
-    ctx = RenderContext(app.zone, request.host_url.rstrip("/"), app.flavour, version)
+    ctx = RenderContext(app.zone, request.host_url.rstrip("/"), app.flavour, version, app.peers)
     with app.store.lock:
         rows = matching(list(app.store.items.values()), query, app.store)
         issues = [render_issue(item, snap.updated, snap.body, ctx, wanted) for item, snap in rows[offset:offset + size]]
@@ -131,7 +132,7 @@ def dc_page(app: Any, request: Request, query: Jql, params: SearchParams) -> dic
     start = as_int(params.start_at, 0, "startAt", 0)
     if start + size > app.dc_max_result_window:
         raise SearchLimit(start + size, app.dc_max_result_window)
-    ctx = RenderContext(app.zone, request.host_url.rstrip("/"), app.flavour, 2)
+    ctx = RenderContext(app.zone, request.host_url.rstrip("/"), app.flavour, 2, app.peers)
     with app.store.lock:
         rows = matching(list(app.store.items.values()), query, app.store)
         issues = [render_issue(item, snap.updated, snap.body, ctx, wanted) for item, snap in rows[start:start + size]]

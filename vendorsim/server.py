@@ -16,6 +16,7 @@ from vendorsim.freshservice import FreshserviceApp
 from vendorsim.fw_data import FS_WORKSPACES, FreshdeskFactory, FreshserviceFactory
 from vendorsim.jira import JiraApp
 from vendorsim.jira_data import JiraFactory
+from vendorsim.links import link_all
 from vendorsim.store import Store
 from vendorsim.timeutil import utcnow
 
@@ -61,6 +62,8 @@ class VendorSimulator:
             "jira": JiraApp(Store(jira, jira.generate(sizes["jira"], now), seed + 2), self._jira_credentials(),
                             jira, self.jira_flavour, jira_timezone, **limits),
         }
+        link_all(seed, {name: list(self.apps[name].store.items.values()) for name in ("freshservice", "freshdesk")},
+                 list(self.apps["jira"].store.items.values()), self.apps["jira"].project_keys)
         self._servers: dict[str, BaseWSGIServer] = {}
         self._threads: list[threading.Thread] = []
         self.timeout_sleep = timeout_sleep
@@ -99,6 +102,7 @@ class VendorSimulator:
             thread.start()
             self._servers[name] = server
             self._threads.append(thread)
+        self.apps["jira"].peers = tuple((name, self.apps[name].base_url) for name in ("freshservice", "freshdesk"))
         return self
 
     def stop(self) -> None:

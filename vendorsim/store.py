@@ -99,6 +99,19 @@ class Store:
             self._move(item, state)
             return True
 
+    def edit(self, ext_id: str, changes: dict[str, Any]) -> bool:
+        """Set body fields of one live item and bump its updated time, like an agent's edit; False when absent."""
+        with self.lock:
+            item = self.items.get(ext_id)
+            if item is None or item.state != "live":
+                return False
+            before = Snapshot(item.updated, item.body)
+            item.body = {**item.body, **changes}
+            now = self.factory.now()
+            item.updated = max(now, item.updated)
+            self._lag(item, before, now)
+            return True
+
     def search_view(self, item: Item, now: datetime) -> Snapshot | None:
         """Return what an eventually consistent search sees for item (None = invisible)."""
         if item.visible_at is not None and now < item.visible_at:
