@@ -13,7 +13,7 @@ from vendorsim.base import Route, VendorApp, route
 from vendorsim.jira_data import FIELD_IDS, JiraFactory, RenderContext, render_issue
 from vendorsim.jira_search import SearchError, SearchLimit, cloud_page, dc_page, matching, read_params, wanted_fields
 from vendorsim.jql import JqlError, parse
-from vendorsim.links import HELPDESK_FIELD
+from vendorsim.links import HELPDESK_FIELD, remote_link
 from vendorsim.ratelimit import Verdict
 from vendorsim.responses import json_response
 from vendorsim.store import Store
@@ -25,7 +25,8 @@ NOT_AUTHENTICATED = "Client must be authenticated to access this resource."
 NO_ISSUE = "Issue does not exist or you do not have permission to see it."
 HTML_429 = ("<html><head><title>Oops - an error has occurred</title></head><body><h1>error429</h1>"
             "<p>Rate limit exceeded.</p></body></html>")
-COMMON = [("myself", "myself"), ("issue/(?P<key>[^/]+)", "get_issue"), ("field", "list_fields"),
+COMMON = [("myself", "myself"), ("issue/(?P<key>[^/]+)", "get_issue"),
+          ("issue/(?P<key>[^/]+)/remotelink", "remote_links"), ("field", "list_fields"),
           ("serverInfo", "server_info"), ("project", "list_projects"), ("project/search", "search_projects")]
 
 
@@ -218,6 +219,20 @@ class JiraApp(VendorApp):
         ctx = RenderContext(self.zone, request.host_url.rstrip("/"), self.flavour, int(version), self.peers)
         with self.store.lock:
             return json_response(render_issue(item, item.updated, item.body, ctx, wanted))
+
+    def remote_links(self, request: Request, version: str, key: str) -> Response:
+        """GET /rest/api/{v}/issue/{idOrKey}/remotelink: the issue's links to other systems (404 when gone)."""
+        state = self.auth_state(request)
+        if state == "failed":
+            return Response(NOT_AUTHENTICATED, 401, self.seraph(request), content_type="text/plain")
+        item = self.store.get(key) or next((i for i in self.store.items.values() if str(i.num) == key), None)
+        if state != "ok" or item is None or item.state != "live":
+            return errors(NO_ISSUE, 404)
+        peers = dict(self.peers)
+        with self.store.lock:
+            links = [remote_link(source, num, peers[source], item.num * 10 + index)
+                     for index, (source, num) in enumerate(item.body.get("_remote") or ()) if source in peers]
+        return json_response(links)
 
     def list_fields(self, request: Request, version: str) -> Response:
         """GET /rest/api/{v}/field: includes the gh-sprint custom field (its id differs Cloud vs DC)."""
