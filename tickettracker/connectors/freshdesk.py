@@ -35,6 +35,7 @@ class FreshdeskConnector(FreshworksConnectorBase):
     300-page wall is never reached; only a run of more than a page of tickets sharing one second pages on.
     """
 
+    status_path = "/api/v2/ticket_fields"
     source = "freshdesk"
     label = "Freshdesk"
 
@@ -57,7 +58,7 @@ class FreshdeskConnector(FreshworksConnectorBase):
 
     def pages(self, state: dict[str, Any], watermark: datetime | None, full: bool) -> Iterator[Page]:
         """Yield every pass's pages; each checkpoint carries the whole updated state."""
-        self.statuses = status_labels(self.client, "/api/v2/ticket_fields")
+        self.statuses = status_labels(self.client, self.status_path)
         self.directory = None  # re-read once per run: agents and groups change between runs
         work = copy_state(state)
         bookmarks = work.setdefault("bookmarks", {})

@@ -59,6 +59,7 @@ class FreshserviceConnector(FreshworksConnectorBase):
     Progress inside a round is kept in the cursor state, so an interrupted round resumes where it stopped.
     """
 
+    status_path = "/api/v2/ticket_form_fields"
     source = "freshservice"
     label = "Freshservice"
 
@@ -82,7 +83,7 @@ class FreshserviceConnector(FreshworksConnectorBase):
 
     def pages(self, state: dict[str, Any], watermark: datetime | None, full: bool) -> Iterator[Page]:
         """Yield the pages of every workspace's round."""
-        self.statuses = status_labels(self.client, "/api/v2/ticket_form_fields")
+        self.statuses = status_labels(self.client, self.status_path)
         self.directory = None  # re-read once per run: agents and groups change between runs
         work = copy_state(state)
         work.setdefault("bookmarks", {})

@@ -175,6 +175,10 @@ class FreshworksConnectorBase:
 
     client: VendorClient
     directory: Directory | None
+    source: str
+    statuses: dict[int, str]
+    status_path: str
+    config: FreshworksConfig
 
     def _directory(self) -> Directory:
         """Agent and group names, read once per run right before the first tickets are mapped."""
@@ -185,6 +189,26 @@ class FreshworksConnectorBase:
     def close(self) -> None:
         """Release the HTTP session."""
         self.client.close()
+
+    def fetch_ticket(self, ticket_id: str) -> dict[str, Any] | None:
+        """One ticket by id (GET /api/v2/tickets/{id}, "View a Ticket" in the Freshservice and Freshdesk API docs).
+
+        Neither API reads several tickets by id in one call (their filter/search endpoints take no ticket id, are
+        day-granular and lag writes), so a targeted refresh reads them one by one. A deleted ticket comes back
+        with deleted: true; 404 means it is gone (archived or purged).
+        """
+        response = self.client.get(f"/api/v2/tickets/{int(ticket_id)}", {"include": "requester,stats"},
+                                   allow=(403, 404))
+        data = response.data if response.status == 200 else None
+        ticket = data.get("ticket", data) if isinstance(data, dict) else None
+        return ticket if isinstance(ticket, dict) and "id" in ticket else None
+
+    def record(self, item: dict[str, Any]) -> TicketRecord:
+        """Map one ticket of this source with the run's directory and status names."""
+        if not self.statuses:
+            self.statuses = status_labels(self.client, self.status_path)
+        return ticket_record(item, self.source, self.config.base_url, statuses=self.statuses,
+                             directory=self._directory())
 
 
 def ticket_record(item: dict[str, Any], source: str, base_url: str, *, deleted: bool = False,

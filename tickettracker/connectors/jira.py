@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Iterator
+from urllib.parse import quote
 
 import requests
 
@@ -25,6 +27,8 @@ from tickettracker.connectors.mapping import EPOCH_START, parse_time
 
 FAILED_LOGIN = frozenset({"AUTHENTICATED_FAILED", "AUTHENTICATION_DENIED"})
 FETCH_CHUNK = 50
+HELPDESK_FIELD_NAME = re.compile(r"helpdesk|freshservice|freshdesk|service ?desk ticket", re.IGNORECASE)
+FETCH_BY_ID = 100  # the most issues a search returns per page with fields requested
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,13 @@ class SearchPage:
     total: int | None
 
 
+def _links_to_helpdesk(field: dict[str, Any]) -> bool:
+    """A text or URL custom field whose name says it holds a helpdesk ticket (the sync reads it for links)."""
+    kind = str((field.get("schema") or {}).get("custom") or "")
+    named = HELPDESK_FIELD_NAME.search(str(field.get("name") or ""))
+    return bool(field.get("custom")) and kind.endswith((":url", ":textfield", ":textarea")) and named is not None
+
+
 class JiraConnector:
     """Incremental search by `updated >= <epoch ms> ORDER BY updated ASC, key ASC`, re-issued after every page.
 
@@ -70,6 +81,7 @@ class JiraConnector:
         self.cloud = config.flavour != "datacenter"
         self.api = "/rest/api/3" if self.cloud else "/rest/api/2"
         self.sprint_field = DEFAULT_SPRINT_FIELD
+        self.link_fields: list[str] = []
         creds = "JIRA_EMAIL and JIRA_API_TOKEN" if self.cloud else "JIRA_API_TOKEN (a personal access token)"
         identity = VendorIdentity(
             label="Jira", url_setting="JIRA_BASE_URL", credential_settings=creds,
@@ -116,12 +128,14 @@ class JiraConnector:
         yield from self._incremental(work, ms(since), bookmark)
 
     def _find_sprint_field(self) -> None:
-        """Use the site's gh-sprint custom field id (it differs between sites)."""
+        """Use the site's gh-sprint custom field id (it differs between sites), and find the helpdesk link fields."""
         response = self.client.get(f"{self.api}/field", allow=(403, 404))
-        for field in response.data if isinstance(response.data, list) else []:
-            if isinstance(field, dict) and (field.get("schema") or {}).get("custom") == GREENHOPPER_SPRINT:
+        fields = [f for f in response.data if isinstance(f, dict)] if isinstance(response.data, list) else []
+        for field in fields:
+            if (field.get("schema") or {}).get("custom") == GREENHOPPER_SPRINT:
                 self.sprint_field = str(field.get("id"))
-                return
+                break
+        self.link_fields = [str(f["id"]) for f in fields if _links_to_helpdesk(f)]
 
     def _scope(self, tail: str) -> str:
         """Combine the configured scope (projects, JIRA_JQL) with a bounding clause and ordering."""
@@ -172,8 +186,8 @@ class JiraConnector:
         return min(99, int(100 * done / max(1, done + remaining))) if remaining else 100
 
     def _fields(self) -> list[str]:
-        """The fields every record needs (search defaults to ids only)."""
-        return [*BASE_FIELDS, self.sprint_field]
+        """The fields every record needs (search defaults to ids only), with the helpdesk link fields."""
+        return [*BASE_FIELDS, self.sprint_field, *self.link_fields]
 
     def _records(self, issues: Iterable[dict[str, Any]]) -> list[TicketRecord]:
         """Map issues that carry a key."""
@@ -214,6 +228,51 @@ class JiraConnector:
             if page.next_cursor is None or not ids:
                 return keys
             last_id = max(ids)
+
+    def remote_links(self, issue: str) -> list[dict[str, Any]]:
+        """The issue's remote links (GET {api}/issue/{idOrKey}/remotelink); none when it is gone or hidden."""
+        response = self.client.get(f"{self.api}/issue/{quote(issue, safe='')}/remotelink", allow=(403, 404))
+        data = response.data if response.status == 200 else None
+        return [link for link in data if isinstance(link, dict)] if isinstance(data, list) else []
+
+    def fetch_ids(self, issue_ids: Iterable[str],
+                  batch: int = FETCH_BY_ID) -> Iterator[tuple[list[str], list[TicketRecord]]]:
+        """Full records for numeric issue ids, `id in (...)` a batch per search: yields (ids asked, records found).
+
+        Jira answers 400 when a listed id no longer exists ("An issue with key 'X' does not exist for field
+        'id'"); the batch is then asked again without the ids the message names, and ids still missing are
+        simply not found (the caller confirms them one by one).
+        """
+        ids = sorted({i for i in issue_ids if str(i).isdigit()}, key=int)
+        for start in range(0, len(ids), batch):
+            chunk = ids[start:start + batch]
+            yield chunk, self._records(self._by_ids(chunk))
+
+    def _by_ids(self, ids: list[str]) -> list[dict[str, Any]]:
+        """One `id in (...)` search, retried once without ids the vendor says do not exist."""
+        for _ in range(2):
+            if not ids:
+                return []
+            jql = f"id in ({', '.join(ids)}) ORDER BY id ASC"
+            params = {"jql": jql, "maxResults": len(ids), "fields": ",".join(self._fields())}
+            path = f"{self.api}/search/jql" if self.cloud else f"{self.api}/search"
+            response = self.client.get(path, params, allow=(400,))
+            if response.status == 200 and isinstance(response.data, dict):
+                return [i for i in response.data.get("issues") or [] if isinstance(i, dict)]
+            named = set(re.findall(r"'(\d+)'", str(response.data)))
+            ids = [i for i in ids if i not in named] if named else []
+        return []
+
+    def issue(self, issue: str) -> dict[str, Any] | None:
+        """One issue with every field the sync needs, or None when it no longer exists (404)."""
+        response = self.client.get(f"{self.api}/issue/{quote(issue, safe='')}",
+                                   {"fields": ",".join(self._fields())}, allow=(403, 404))
+        return response.data if response.status == 200 and isinstance(response.data, dict) else None
+
+    def record(self, issue: dict[str, Any]) -> TicketRecord | None:
+        """Map one issue JSON to a record (None without a key)."""
+        found = self._records([issue])
+        return found[0] if found else None
 
     def fetch(self, external_ids: Iterable[str]) -> Iterator[list[TicketRecord]]:
         """Full records for the given keys, fifty per query."""

@@ -169,6 +169,28 @@ class SyncSchedule(db.Model):
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     updated_by: Mapped[str | None] = mapped_column(Text)
+    # The at-risk refresh only: its cadence when not whole minutes (tests, demos) and its horizon.
+    interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    horizon_minutes: Mapped[int | None] = mapped_column(Integer)
+
+
+class TicketLink(db.Model):
+    """One mention of another item found in a cached item's content (maintained by the page transaction)."""
+
+    __tablename__ = "ticket_links"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False)
+    target_source: Mapped[str] = mapped_column(Text, nullable=False)
+    target_ref: Mapped[str] = mapped_column(Text, nullable=False)  # a Jira key as written, or a ticket id
+    found_in: Mapped[str] = mapped_column(Text, nullable=False)  # subject, description, custom_field, remote_link...
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "target_source", "target_ref", "found_in", name="uq_ticket_links"),
+        Index("ix_ticket_links_target", "target_source", "target_ref"),
+    )
 
 
 class User(db.Model):

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from tickettracker.connectors.base import Checkpoint, TicketRecord
 from tickettracker.store.extensions import db
 from tickettracker.store.models import Ticket
+from tickettracker.sync.links import LinkScope, write_page_links
 
 COLUMNS = ("source", "external_id", "kind", "subject", "description_text", "status_code", "status_label",
            "status_category", "priority_code", "priority_label", "channel", "requester", "assignee", "group_name",
@@ -173,11 +174,14 @@ def save_cursor(source: str, checkpoint: Checkpoint) -> None:
                                          "state": json.dumps(checkpoint.state)})
 
 
-def write_page(source: str, records: Sequence[TicketRecord], checkpoint: Checkpoint | None) -> WriteResult:
-    """Upsert a page and advance the cursor in ONE transaction; roll back both on any error."""
+def write_page(source: str, records: Sequence[TicketRecord], checkpoint: Checkpoint | None,
+               links: LinkScope | None = None) -> WriteResult:
+    """Upsert a page, its links (when a scope is given) and the cursor in ONE transaction; roll back all on error."""
     batch = dedupe(records)
     try:
         result = _upsert(batch) if batch else WriteResult()
+        if links is not None and batch:
+            write_page_links(source, batch, links)
         if checkpoint is not None:
             save_cursor(source, checkpoint)
         db.session.commit()

@@ -21,6 +21,7 @@ from tickettracker.connectors.base import (
 )
 from tickettracker.core.config import Settings
 from tickettracker.sync.ingest import WriteResult, census_diff, load_cursor, mark_deleted, write_page
+from tickettracker.sync.links import LinkScope, read_remote_links
 
 
 @dataclass
@@ -84,6 +85,8 @@ class _Run:
     census_every: int
     part: tuple[int, int] = (0, 1)
     base: SyncCounts = field(default_factory=SyncCounts)
+    links: LinkScope | None = None
+    remote_links_limit: int = 0
 
     def log(self, level: str, message: str) -> None:
         """Log through the reporter, redacted."""
@@ -99,7 +102,8 @@ class _Run:
 def run_sync(settings: Settings, sync_type: str, reporter: SyncReporter, *, full: bool = False) -> SyncOutcome:
     """Sync every configured source of the type; raise ConfigurationError or TransientSyncError on failure."""
     sources = sources_of(sync_type)
-    run = _Run(reporter, _Redactor(settings.vendors.secrets()), SyncCounts(), full, settings.jira_census_every)
+    run = _Run(reporter, _Redactor(settings.vendors.secrets()), SyncCounts(), full, settings.jira_census_every,
+               links=LinkScope.load(settings), remote_links_limit=settings.jira_remote_links_per_run)
     connectors, skipped = build_connectors(settings, sync_type, log=run.log, sleep=_cancellable_sleep(reporter))
     if not connectors:
         needed = "; ".join(REQUIRED[source] for source in sources)
@@ -147,13 +151,18 @@ def _sync_source(connector: Connector, run: _Run) -> bool:
     watermark, state = load_cursor(connector.source)
     last = Checkpoint(state, watermark)
     run.progress(0, f"{connector.label}: starting{' full sync' if run.full else ''}")
+    changed: list[str] = []  # issues read in this run, whose remote links are read after the pages
     try:
         for page in connector.pages(state, watermark, run.full):
-            _add(run, connector, write_page(connector.source, page.records, page.checkpoint), len(page.records))
+            _add(run, connector, write_page(connector.source, page.records, page.checkpoint, run.links),
+                 len(page.records))
+            changed.extend(record.external_id for record in page.records if hasattr(connector, "remote_links"))
             last = page.checkpoint or last
             run.progress(page.percent, f"{connector.label}: {page.label}")
             if run.reporter.cancelled():
                 return False
+        if run.links is not None and changed:
+            read_remote_links(connector, changed, run.links, run.remote_links_limit, run.log)
         if isinstance(connector, CensusConnector):
             _maybe_census(connector, run, last)
     except SyncCancelled:
@@ -198,7 +207,7 @@ def _census(connector: Any, run: _Run) -> None:
     present = connector.census()
     missing, refetch = census_diff(connector.source, present)
     for records in connector.fetch(refetch):
-        _add(run, connector, write_page(connector.source, records, None), len(records))
+        _add(run, connector, write_page(connector.source, records, None, run.links), len(records))
     if not present and missing:
         run.log("warning", f"{connector.label} census found no issues at all; not flagging {len(missing)} cached "
                            "issues as deleted (check JIRA_PROJECTS and the account's Browse permission)")
