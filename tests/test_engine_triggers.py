@@ -116,12 +116,12 @@ def test_restarting_the_scheduler_keeps_one_schedule_per_type(app):
         second = reconcile(scheduler_for(redis), wanted_schedules())
         third = reconcile(scheduler_for(redis), wanted_schedules())
         assert set(first.values()) == {"scheduled"} and set(second.values()) == set(third.values()) == {"kept"}
-        assert sorted(scheduled_ids(redis)) == ["schedule-incidents", "schedule-jira"]
+        assert sorted(scheduled_ids(redis)) == ["schedule-at-risk", "schedule-incidents", "schedule-jira"]
         row = db.session.get(SyncSchedule, "JIRA")
         row.enabled = False
         db.session.commit()
         assert reconcile(scheduler_for(redis), wanted_schedules())["JIRA"] == "off"
-        assert scheduled_ids(redis) == ["schedule-incidents"]
+        assert sorted(scheduled_ids(redis)) == ["schedule-at-risk", "schedule-incidents"]
 
 
 def test_a_run_whose_heartbeat_stopped_is_failed_and_retried(app):

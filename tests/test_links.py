@@ -7,9 +7,9 @@ import re
 
 from sqlalchemy import text
 
+from tickettracker.connectors.base import TicketRecord
 from tickettracker.store.extensions import db
 from tickettracker.sync.links import LinkScope, found_in
-from tickettracker.connectors.base import TicketRecord
 
 from . import simulator_fixtures as fx
 from .simulator_fixtures import make_settings, sync

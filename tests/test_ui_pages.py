@@ -78,7 +78,7 @@ def test_each_tracker_page_offers_only_its_own_sync_button(client):
     slots = re.findall(r'<div class="sync-slot( with-button)?">\s*<div id="sync-status-(\w+)"', incidents)
     assert ("", "JIRA") in slots and (" with-button", "Incidents") in slots
     sync_page = client.get("/sync").get_data(as_text=True)
-    assert sync_page.count('class="sync-slot with-button"') == 2
+    assert sync_page.count('class="sync-slot with-button"') == 3  # Incidents, JIRA and the at-risk refresh
 
 
 def test_htmx_gets_the_table_fragment_and_history_restore_gets_the_full_page(app, client):

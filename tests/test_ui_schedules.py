@@ -71,7 +71,7 @@ def test_put_json_sets_the_schedule_and_keeps_enabled_when_omitted(app, client):
     assert again.get_json() | {"updatedAt": None} == {"type": "JIRA", "intervalMinutes": 45, "enabled": False,
                                                       "updatedAt": None, "updatedBy": "admin"}
     listed = {s["type"]: s for s in client.get("/api/sync/schedules").get_json()["items"]}
-    assert listed["JIRA"]["intervalMinutes"] == 45 and set(listed) == {"Incidents", "JIRA"}
+    assert listed["JIRA"]["intervalMinutes"] == 45 and set(listed) == {"Incidents", "JIRA", "At-risk"}
 
 
 @pytest.mark.parametrize(("body", "status", "says"), [

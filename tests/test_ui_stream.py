@@ -52,10 +52,10 @@ def test_connect_sends_retry_then_a_snapshot_of_every_widget(app, client):
         response.close()
     assert frames[0]["retry"] == "3000"
     snapshot = next(f for f in frames if f.get("event") == "snapshot")
-    assert set(json.loads(snapshot["data"])["types"]) == {"Incidents", "JIRA"}
+    assert set(json.loads(snapshot["data"])["types"]) == {"Incidents", "JIRA", "At-risk"}
     html = frames[-1]["data"]
     assert 'id="sync-status-Incidents"' in html and 'id="sync-status-JIRA"' in html
-    assert html.count('hx-swap-oob="outerHTML"') == 2 and "id:" not in frames[-1]
+    assert html.count('hx-swap-oob="outerHTML"') == 3 and "id:" not in frames[-1]
 
 
 def test_each_event_is_a_json_frame_and_an_html_frame_with_one_id(app, client):

@@ -6,7 +6,10 @@ import enum
 
 SOURCES = ("freshservice", "freshdesk", "jira")
 KINDS = ("incident", "service_request", "jira_issue")
-SYNC_TYPES = {"Incidents": ("freshservice", "freshdesk"), "JIRA": ("jira",)}
+AT_RISK = "At-risk"  # the targeted refresh of at-risk tickets and the Jira issues linked to them
+SYNC_TYPES = {"Incidents": ("freshservice", "freshdesk"), "JIRA": ("jira",),
+              AT_RISK: ("freshservice", "freshdesk", "jira")}
+FULL_TYPES = ("Incidents", "JIRA")
 
 
 class SyncStatus(enum.IntEnum):

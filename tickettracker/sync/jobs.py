@@ -9,10 +9,12 @@ from typing import Any
 from flask import Flask
 
 from tickettracker.connectors.base import ConfigurationError, TransientSyncError
-from tickettracker.core.vocabulary import SyncStatus
+from tickettracker.core.vocabulary import AT_RISK, SyncStatus
 from tickettracker.store.extensions import db, redis_client
 from tickettracker.sync import lifecycle, runs
+from tickettracker.sync.atrisk import refresh_at_risk
 from tickettracker.sync.runner import run_sync
+from tickettracker.sync.typelock import type_lock
 
 log = logging.getLogger(__name__)
 
@@ -101,12 +103,13 @@ def _execute(app: Flask, run_id: str) -> str:
     beat = _Heartbeat(app, run_id)
     beat.start()
     try:
-        outcome = run_sync(settings, run.type, RunReporter(run_id), full=run.full)
+        outcome = _run(settings, run.type, run_id, run.full)
     except ConfigurationError as exc:
         return _fail(redis, run_id, str(exc), retry=False, settings=settings)
     except Exception as exc:  # noqa: BLE001 - every other failure is treated as transient
         log.exception("sync run %s failed", run_id)
-        return _fail(redis, run_id, _transient_message(exc), retry=True, settings=settings)
+        # the next at-risk refresh is minutes away: retrying one is never worth it
+        return _fail(redis, run_id, _transient_message(exc), retry=run.type != AT_RISK, settings=settings)
     finally:
         beat.stopped.set()
     counts = _count_fields(outcome.counts)
@@ -115,9 +118,17 @@ def _execute(app: Flask, run_id: str) -> str:
     if ended is not None:
         runs.append_log(run_id, "info", outcome.message)
         lifecycle.publish_run(redis, ended)
-        if status == SyncStatus.COMPLETED:
+        if status == SyncStatus.COMPLETED and run.type != AT_RISK:
             _after_success(app, run_id)
     return outcome.message
+
+
+def _run(settings: Any, sync_type: str, run_id: str, full: bool) -> Any:
+    """Run a full sync under its type's lock, or the at-risk refresh (which takes the locks it needs itself)."""
+    if sync_type == AT_RISK:
+        return refresh_at_risk(settings, RunReporter(run_id))
+    with type_lock(sync_type):
+        return run_sync(settings, sync_type, RunReporter(run_id), full=full)
 
 
 def _transient_message(exc: Exception) -> str:

@@ -12,12 +12,17 @@ from rq_scheduler import Scheduler
 from sqlalchemy import select
 
 from tickettracker.core.config import Settings
-from tickettracker.core.vocabulary import SYNC_TYPES
+from tickettracker.core.vocabulary import AT_RISK, SYNC_TYPES
 from tickettracker.store.extensions import db
 from tickettracker.store.models import SyncSchedule
 from tickettracker.sync.queues import CONTROL_QUEUE
 
 TRIGGER_FUNC = "tickettracker.sync.jobs.scheduled_trigger"
+
+
+def schedule_id(sync_type: str) -> str:
+    """Return the stable rq-scheduler id of a type's schedule."""
+    return f"schedule-{sync_type.lower()}"
 
 
 @dataclass(frozen=True)
@@ -27,21 +32,40 @@ class ScheduleSpec:
     sync_type: str
     interval_minutes: int
     enabled: bool
+    interval_seconds: int | None = None  # the at-risk refresh may run more often than once a minute
+
+    @property
+    def every_seconds(self) -> int:
+        """Return the period in seconds."""
+        return self.interval_seconds or self.interval_minutes * 60
 
     @property
     def job_id(self) -> str:
         """Return the stable rq-scheduler id of this schedule."""
-        return f"schedule-{self.sync_type.lower()}"
+        return schedule_id(self.sync_type)
 
     @property
     def version(self) -> str:
         """Return a fingerprint that changes whenever the schedule must be re-registered (the job path too)."""
-        return f"{self.interval_minutes}:{int(self.enabled)}:{TRIGGER_FUNC}"
+        return f"{self.every_seconds}s:{int(self.enabled)}:{TRIGGER_FUNC}"
 
 
 def default_interval(settings: Settings, sync_type: str) -> int:
     """Return the configured default interval (minutes) of a type; 0 means off."""
+    if sync_type == AT_RISK:
+        return max(1, settings.sla_refresh_seconds // 60)
     return settings.sync_interval_incidents if sync_type == "Incidents" else settings.sync_interval_jira
+
+
+def default_row(settings: Settings, sync_type: str) -> SyncSchedule:
+    """A schedule row with the settings' defaults (the at-risk refresh also gets its seconds and horizon)."""
+    minutes = default_interval(settings, sync_type)
+    row = SyncSchedule(type=sync_type, interval_minutes=minutes or 60, enabled=minutes > 0)
+    if sync_type == AT_RISK:
+        seconds = settings.sla_refresh_seconds
+        row.interval_seconds = None if seconds % 60 == 0 else seconds
+        row.horizon_minutes = settings.sla_horizon_minutes
+    return row
 
 
 def ensure_schedule_rows(settings: Settings) -> None:
@@ -49,15 +73,15 @@ def ensure_schedule_rows(settings: Settings) -> None:
     existing = set(db.session.scalars(select(SyncSchedule.type)))
     for sync_type in SYNC_TYPES:
         if sync_type not in existing:
-            minutes = default_interval(settings, sync_type)
-            db.session.add(SyncSchedule(type=sync_type, interval_minutes=minutes or 60, enabled=minutes > 0))
+            db.session.add(default_row(settings, sync_type))
     db.session.commit()
 
 
 def wanted_schedules() -> list[ScheduleSpec]:
     """Return the schedules as the database says they should be."""
     rows = db.session.scalars(select(SyncSchedule).order_by(SyncSchedule.type))
-    return [ScheduleSpec(r.type, r.interval_minutes, r.enabled and r.interval_minutes > 0) for r in rows]
+    return [ScheduleSpec(r.type, r.interval_minutes, r.enabled and r.interval_minutes > 0, r.interval_seconds)
+            for r in rows]
 
 
 def scheduler_for(redis: Redis) -> Scheduler:
@@ -78,9 +102,9 @@ def reconcile(scheduler: Scheduler, specs: list[ScheduleSpec]) -> dict[str, str]
         if not spec.enabled:
             outcome[spec.sync_type] = "off"
             continue
-        first = datetime.now(timezone.utc) + timedelta(minutes=spec.interval_minutes)
+        first = datetime.now(timezone.utc) + timedelta(seconds=spec.every_seconds)
         scheduler.schedule(scheduled_time=first, func=TRIGGER_FUNC, args=[spec.sync_type],
-                           interval=spec.interval_minutes * 60, repeat=None, id=spec.job_id,
+                           interval=spec.every_seconds, repeat=None, id=spec.job_id,
                            queue_name=CONTROL_QUEUE, timeout=120, result_ttl=3600,
                            meta={"schedule_version": spec.version})
         outcome[spec.sync_type] = "scheduled"
@@ -101,7 +125,7 @@ def next_runs(redis: Redis) -> dict[str, datetime | None]:
     """Return the next scheduled run time per type (None when off)."""
     out: dict[str, datetime | None] = {}
     for sync_type in SYNC_TYPES:
-        score = redis.zscore(Scheduler.scheduled_jobs_key, f"schedule-{sync_type.lower()}")
+        score = redis.zscore(Scheduler.scheduled_jobs_key, schedule_id(sync_type))
         out[sync_type] = datetime.fromtimestamp(score, timezone.utc) if score is not None else None
     return out
 

@@ -11,14 +11,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from tickettracker.core.config import Settings
 from tickettracker.core.times import iso_utc
-from tickettracker.core.vocabulary import SYNC_TYPES
+from tickettracker.core.vocabulary import AT_RISK, SYNC_TYPES
 from tickettracker.store.extensions import db
 from tickettracker.store.models import SyncSchedule
 from tickettracker.sync import runs
+from tickettracker.sync.schedule import default_row
 from tickettracker.sync.status import run_json
 
 INTERVAL_MIN = 5
 INTERVAL_MAX = 10080
+AT_RISK_INTERVAL = (1, 60)
+HORIZON = (15, 10080)
 TRUE_VALUES = ("1", "true", "yes", "on")
 
 
@@ -28,10 +31,11 @@ class UnknownScheduleType(LookupError):
 
 @dataclass(frozen=True)
 class ScheduleChange:
-    """A validated schedule: how often (minutes) and whether it runs at all."""
+    """A validated schedule: how often (minutes), whether it runs at all, and the at-risk horizon (minutes)."""
 
     interval_minutes: int
     enabled: bool
+    horizon_minutes: int | None = None
 
 
 def check_type(sync_type: str) -> str:
@@ -41,18 +45,20 @@ def check_type(sync_type: str) -> str:
     return sync_type
 
 
-def parse_interval(raw: Any) -> tuple[int | None, str | None]:
-    """Return (minutes, None) for a valid interval or (None, message) explaining what is wrong."""
-    hint = f"Enter a whole number of minutes from {INTERVAL_MIN} to {INTERVAL_MAX} (one week)."
+def parse_interval(raw: Any, low: int = INTERVAL_MIN, high: int = INTERVAL_MAX,
+                   what: str = "interval") -> tuple[int | None, str | None]:
+    """Return (minutes, None) for a valid number of minutes or (None, message) explaining what is wrong."""
+    week = " (one week)" if high == INTERVAL_MAX else ""
+    hint = f"Enter a whole number of minutes from {low} to {high}{week}."
     if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return None, f"The interval is required. {hint}"
+        return None, f"The {what} is required. {hint}"
     if isinstance(raw, bool) or isinstance(raw, float) and not raw.is_integer():
-        return None, f"The interval must be a whole number. {hint}"
+        return None, f"The {what} must be a whole number. {hint}"
     try:
         minutes = int(raw.strip() if isinstance(raw, str) else raw)
     except (TypeError, ValueError):
         return None, f"“{str(raw)[:40]}” is not a number. {hint}"
-    if not INTERVAL_MIN <= minutes <= INTERVAL_MAX:
+    if not low <= minutes <= high:
         return None, f"{minutes} minutes is out of range. {hint}"
     return minutes, None
 
@@ -64,13 +70,20 @@ def parse_enabled(raw: Any) -> bool:
     return str(raw or "").strip().lower() in TRUE_VALUES
 
 
-def validate(data: Mapping[str, Any], interval_key: str, enabled_key: str) -> tuple[ScheduleChange | None,
-                                                                                    dict[str, str]]:
-    """Validate submitted values; return the change or the error message per field name."""
-    minutes, error = parse_interval(data.get(interval_key))
-    if error:
-        return None, {interval_key: error}
-    return ScheduleChange(int(minutes or 0), parse_enabled(data.get(enabled_key))), {}
+def validate(data: Mapping[str, Any], interval_key: str, enabled_key: str,
+             horizon_key: str | None = None) -> tuple[ScheduleChange | None, dict[str, str]]:
+    """Validate submitted values (the at-risk refresh: a short cadence and a horizon); return the change or errors."""
+    if horizon_key is None:
+        minutes, error = parse_interval(data.get(interval_key))
+        if error:
+            return None, {interval_key: error}
+        return ScheduleChange(int(minutes or 0), parse_enabled(data.get(enabled_key))), {}
+    minutes, error = parse_interval(data.get(interval_key), *AT_RISK_INTERVAL, "cadence")
+    horizon, wrong = parse_interval(data.get(horizon_key), *HORIZON, "horizon")
+    errors = {key: text for key, text in ((interval_key, error), (horizon_key, wrong)) if text}
+    if errors:
+        return None, errors
+    return ScheduleChange(int(minutes or 0), parse_enabled(data.get(enabled_key)), horizon), {}
 
 
 def save(sync_type: str, change: ScheduleChange, actor: str | None) -> SyncSchedule:
@@ -78,6 +91,8 @@ def save(sync_type: str, change: ScheduleChange, actor: str | None) -> SyncSched
     check_type(sync_type)
     values = {"interval_minutes": change.interval_minutes, "enabled": change.enabled,
               "updated_at": runs.now_utc(), "updated_by": actor}
+    if sync_type == AT_RISK:
+        values.update(interval_seconds=None, horizon_minutes=change.horizon_minutes)
     stmt = pg_insert(SyncSchedule).values(type=sync_type, **values)
     db.session.execute(stmt.on_conflict_do_update(index_elements=["type"], set_=values))
     db.session.commit()
@@ -85,9 +100,6 @@ def save(sync_type: str, change: ScheduleChange, actor: str | None) -> SyncSched
                               .execution_options(populate_existing=True)).one()
 
 
-def _default(settings: Settings, sync_type: str) -> tuple[int, bool]:
-    minutes = settings.sync_interval_incidents if sync_type == "Incidents" else settings.sync_interval_jira
-    return (minutes or 60), minutes > 0
 
 
 def overview(settings: Settings, next_runs: Mapping[str, datetime | None]) -> list[dict[str, Any]]:
@@ -96,19 +108,22 @@ def overview(settings: Settings, next_runs: Mapping[str, datetime | None]) -> li
     last = runs.last_runs()
     out = []
     for sync_type in SYNC_TYPES:
-        row = rows.get(sync_type)
-        minutes, enabled = (row.interval_minutes, row.enabled) if row else _default(settings, sync_type)
+        saved = rows.get(sync_type)
+        row = saved or default_row(settings, sync_type)
         finished = last[sync_type]["last"]
         upcoming = next_runs.get(sync_type)
-        out.append({"type": sync_type, "intervalMinutes": minutes, "enabled": enabled,
-                    "updatedAt": iso_utc(row.updated_at) if row else None,
-                    "updatedBy": row.updated_by if row else None, "saved": row is not None,
-                    "lastRun": run_json(finished) if finished else None,
-                    "nextRunAt": iso_utc(upcoming) if enabled else None})
+        entry = {**schedule_json(row), "saved": saved is not None,
+                 "lastRun": run_json(finished) if finished else None,
+                 "nextRunAt": iso_utc(upcoming) if upcoming and row.enabled else None}
+        out.append(entry)
     return out
 
 
 def schedule_json(row: SyncSchedule) -> dict[str, Any]:
     """Return the API form of a schedule row."""
-    return {"type": row.type, "intervalMinutes": row.interval_minutes, "enabled": row.enabled,
+    data = {"type": row.type, "intervalMinutes": row.interval_minutes, "enabled": row.enabled,
             "updatedAt": iso_utc(row.updated_at), "updatedBy": row.updated_by}
+    if row.type == AT_RISK:
+        data.update(intervalSeconds=row.interval_seconds or row.interval_minutes * 60,
+                    horizonMinutes=row.horizon_minutes)
+    return data

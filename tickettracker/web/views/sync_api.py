@@ -7,7 +7,7 @@ import json
 from flask import Blueprint, abort, current_app, jsonify, request, url_for
 
 from tickettracker.core.times import iso_utc
-from tickettracker.core.vocabulary import SYNC_TYPES
+from tickettracker.core.vocabulary import AT_RISK, SYNC_TYPES
 from tickettracker.store.extensions import redis_client
 from tickettracker.store.queries import BadQuery
 from tickettracker.sync import lifecycle, runs
@@ -41,6 +41,12 @@ def sync_incidents():
 def sync_jira():
     """Start a JIRA sync in the background."""
     return _trigger("JIRA")
+
+
+@bp.post("/sync/at-risk")
+def sync_at_risk():
+    """Refresh the at-risk tickets and their linked Jira issues now, in the background."""
+    return _trigger(AT_RISK)
 
 
 @bp.post("/sync/all")

@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
 from tickettracker.core.config import get_settings
-from tickettracker.core.vocabulary import SYNC_TYPES
+from tickettracker.core.vocabulary import AT_RISK, SYNC_TYPES
 from tickettracker.store.extensions import db, redis_client
 from tickettracker.store.queries import BadQuery
 from tickettracker.sync import runs, schedule_edit
@@ -22,7 +22,9 @@ from tickettracker.web.views.pages import wants_fragment
 
 bp = Blueprint("sync_pages", __name__)
 
-TRIGGER_ENDPOINTS = {"Incidents": "sync_api.sync_incidents", "JIRA": "sync_api.sync_jira"}
+TRIGGER_ENDPOINTS = {"Incidents": "sync_api.sync_incidents", "JIRA": "sync_api.sync_jira",
+                     AT_RISK: "sync_api.sync_at_risk"}
+HORIZON_KEYS = {AT_RISK: ("horizon_minutes", "horizonMinutes")}
 
 
 @bp.app_context_processor
@@ -132,7 +134,8 @@ def _known_type(sync_type: str) -> str:
 def save_schedule(sync_type: str) -> ResponseReturnValue:
     """Change a type's schedule from the form; the scheduler applies it within seconds, without a restart."""
     _known_type(sync_type)
-    change, errors = schedule_edit.validate(request.form, "interval_minutes", "enabled")
+    change, errors = schedule_edit.validate(request.form, "interval_minutes", "enabled",
+                                            HORIZON_KEYS.get(sync_type, (None,))[0])
     if change is not None:
         schedule_edit.save(sync_type, change, current_actor())
     if not wants_fragment():
@@ -153,7 +156,8 @@ def schedules_json() -> ResponseReturnValue:
 
 @bp.put("/api/sync/schedules/<sync_type>")
 def put_schedule(sync_type: str) -> ResponseReturnValue:
-    """Set a type's schedule from JSON: {"intervalMinutes": 5-10080, "enabled": true|false}."""
+    """Set a type's schedule from JSON: {"intervalMinutes": 5-10080, "enabled": true|false} (at-risk refresh:
+    intervalMinutes 1-60 and "horizonMinutes": 15-10080)."""
     _known_type(sync_type)
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
@@ -162,7 +166,9 @@ def put_schedule(sync_type: str) -> ResponseReturnValue:
         return jsonify(error="enabled must be true or false", errors={"enabled": "Use true or false."},
                        status=422), 422
     current = next(s for s in schedule_edit.overview(get_settings(), {}) if s["type"] == sync_type)
-    change, errors = schedule_edit.validate({"enabled": current["enabled"], **body}, "intervalMinutes", "enabled")
+    horizon = HORIZON_KEYS.get(sync_type, (None, None))[1]
+    defaults = {"enabled": current["enabled"], **({horizon: current["horizonMinutes"]} if horizon else {})}
+    change, errors = schedule_edit.validate({**defaults, **body}, "intervalMinutes", "enabled", horizon)
     if change is None:
         return jsonify(error=next(iter(errors.values())), errors=errors, status=422), 422
     row = schedule_edit.save(sync_type, change, current_actor())

@@ -1,0 +1,194 @@
+"""The at-risk refresh: open tickets near (or just past) their due times, and the Jira issues linked to them, read
+again by id on a short cadence, so an at-risk ticket is never as old as the hourly sync.
+
+The set: live helpdesk tickets in an open category whose due time, or first-response due time while nobody has
+answered, lies within the horizon on either side of now (a ticket that has just breached stays in it, so the breach
+shows, or its resolution clears it, within one cadence), the most urgent first, at most SLA_REFRESH_MAX_ITEMS; plus
+the Jira issues linked to them in either direction. Helpdesk tickets are read one by one (GET
+/api/v2/tickets/{id}: neither Freshworks API reads several ids in one call); Jira issues a hundred per `id in (...)`
+search. A ticket that comes back deleted or closed (or 404) leaves the set with that write. Each part runs only
+while it holds its type's lock (typelock), so never alongside a full run of that type, and through the connectors'
+paced clients (the configured budget share).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import and_, func, literal, or_, select
+
+from tickettracker.connectors import build_connectors
+from tickettracker.connectors.base import ConfigurationError
+from tickettracker.core.config import Settings
+from tickettracker.core.vocabulary import AT_RISK
+from tickettracker.store.extensions import db
+from tickettracker.store.models import SyncSchedule, Ticket, TicketLink
+from tickettracker.sync.ingest import WriteResult, mark_deleted, write_page
+from tickettracker.sync.links import HELPDESKS, LinkScope
+from tickettracker.sync.runner import SyncCounts, SyncOutcome, SyncReporter
+from tickettracker.sync.typelock import type_lock
+
+OPEN = ("open", "pending")
+WRITE_BATCH = 25
+
+
+def horizon(settings: Settings) -> timedelta:
+    """The horizon the Schedules page set, else SLA_HORIZON_MINUTES."""
+    minutes = db.session.scalar(select(SyncSchedule.horizon_minutes).where(SyncSchedule.type == AT_RISK))
+    db.session.commit()
+    return timedelta(minutes=minutes or settings.sla_horizon_minutes)
+
+
+def at_risk_clause(now: datetime, window: timedelta) -> Any:
+    """Open live helpdesk tickets due, or first-response due and unanswered, within the window around now."""
+    low, high = now - window, now + window
+    due = and_(Ticket.due_by >= low, Ticket.due_by <= high)
+    first = and_(Ticket.fr_due_by >= low, Ticket.fr_due_by <= high, Ticket.first_responded_at.is_(None))
+    return and_(Ticket.source.in_(HELPDESKS), ~Ticket.is_deleted, ~Ticket.is_spam,
+                Ticket.status_category.in_(OPEN), or_(due, first))
+
+
+def helpdesk_targets(now: datetime, window: timedelta, limit: int) -> list[tuple[int, str, str]]:
+    """(row id, source, external id) of the at-risk tickets, the most urgent first."""
+    urgency = func.least(func.coalesce(Ticket.due_by, literal(now + window)),
+                         func.coalesce(Ticket.fr_due_by, literal(now + window)))
+    stmt = (select(Ticket.id, Ticket.source, Ticket.external_id).where(at_risk_clause(now, window))
+            .order_by(urgency, Ticket.id).limit(limit))
+    rows = [tuple(row) for row in db.session.execute(stmt)]
+    db.session.commit()
+    return rows
+
+
+def linked_jira(ticket_ids: Sequence[int], limit: int) -> dict[str, str]:
+    """{Jira issue id: cached key} of the live Jira issues linked to the given tickets (either direction)."""
+    if not ticket_ids:
+        return {}
+    helpdesk = select(Ticket.source, Ticket.external_id).where(Ticket.id.in_(ticket_ids)).subquery()
+    mentioned = select(TicketLink.target_ref).where(TicketLink.ticket_id.in_(ticket_ids),
+                                                    TicketLink.target_source == "jira")
+    pointing = (select(TicketLink.ticket_id).join(helpdesk, and_(TicketLink.target_source == helpdesk.c.source,
+                                                                 TicketLink.target_ref == helpdesk.c.external_id)))
+    stmt = (select(Ticket.raw["id"].astext, Ticket.external_id)
+            .where(Ticket.source == "jira", ~Ticket.is_deleted,
+                   or_(Ticket.external_id.in_(mentioned), Ticket.id.in_(pointing))).limit(limit))
+    found = {str(ident): key for ident, key in db.session.execute(stmt) if ident}
+    db.session.commit()
+    return found
+
+
+class _Refresh:
+    """One at-risk refresh: counts, progress and the two parts."""
+
+    def __init__(self, settings: Settings, reporter: SyncReporter) -> None:
+        self.settings, self.reporter = settings, reporter
+        self.counts, self.stats = SyncCounts(), []
+        self.scope = LinkScope.load(settings)
+        self.skipped: list[str] = []
+
+    def add(self, result: WriteResult, fetched: int) -> None:
+        """Fold one write into the counts."""
+        c = self.counts
+        c.fetched += fetched
+        c.created += result.created
+        c.updated += result.updated
+        c.deleted += result.deleted
+        c.requests = sum(s.requests for s in self.stats)
+        c.rate_limit_waits = sum(s.rate_limit_waits for s in self.stats)
+
+    def progress(self, message: str) -> None:
+        """Report without a percentage (the run is short)."""
+        self.reporter.progress(None, message, self.counts)
+
+    def connectors(self, sync_type: str) -> list[Any]:
+        """The configured connectors of a type (none is fine: that part is skipped)."""
+        found, _ = build_connectors(self.settings, sync_type, log=self.reporter.log)
+        self.stats += [connector.stats for connector in found]
+        return found
+
+    def helpdesk(self, targets: list[tuple[int, str, str]]) -> None:
+        """Read every at-risk ticket again by id (each source while no full Incidents run holds the lock)."""
+        with type_lock("Incidents", wait=False) as held:
+            if not held:
+                self.skipped.append("Incidents")
+                self.reporter.log("info", "Helpdesk part skipped: a full Incidents sync is writing these tickets")
+                return
+            for connector in self.connectors("Incidents"):
+                try:
+                    self._tickets(connector, [ext for _, source, ext in targets if source == connector.source])
+                finally:
+                    connector.close()
+
+    def _tickets(self, connector: Any, ids: list[str]) -> None:
+        """GET each ticket; write them in small batches, flag the ones that are gone."""
+        records, gone = [], []
+        for position, ticket_id in enumerate(ids, 1):
+            if self.reporter.cancelled():
+                break
+            item = connector.fetch_ticket(ticket_id)
+            if item is None:
+                gone.append(ticket_id)
+            else:
+                records.append(connector.record(item))
+            if len(records) >= WRITE_BATCH or position == len(ids):
+                self.add(write_page(connector.source, records, None, self.scope), len(records))
+                records = []
+                self.progress(f"{connector.label}: {position} of {len(ids)} at-risk tickets read")
+        if records:  # cancelled mid-batch: keep what was read
+            self.add(write_page(connector.source, records, None, self.scope), len(records))
+        self.counts.deleted += mark_deleted(connector.source, gone)
+
+    def jira(self, issues: dict[str, str]) -> None:
+        """Read the linked Jira issues by id, a batch per search (while no full JIRA run holds the lock)."""
+        with type_lock("JIRA", wait=False) as held:
+            if not held:
+                self.skipped.append("JIRA")
+                self.reporter.log("info", "Jira part skipped: a full JIRA sync is writing these issues")
+                return
+            for connector in self.connectors("JIRA"):
+                try:
+                    connector._find_sprint_field()
+                    self._issues(connector, issues)
+                finally:
+                    connector.close()
+
+    def _issues(self, connector: Any, issues: dict[str, str]) -> None:
+        """Write each batch; confirm ids a batch did not return with one GET each (404: flagged deleted)."""
+        for asked, records in connector.fetch_ids(issues):
+            self.add(write_page("jira", records, None, self.scope), len(records))
+            returned = {str((r.raw or {}).get("id")) for r in records}
+            for ident in (i for i in asked if i not in returned):
+                issue = connector.issue(ident)
+                record = connector.record(issue) if issue else None
+                if record is None:
+                    self.counts.deleted += mark_deleted("jira", [issues[ident]])
+                else:
+                    self.add(write_page("jira", [record], None, self.scope), 1)
+            self.progress(f"Jira: {self.counts.fetched} at-risk items read")
+
+
+def refresh_at_risk(settings: Settings, reporter: SyncReporter) -> SyncOutcome:
+    """Refresh the at-risk tickets, then the Jira issues linked to them; raise ConfigurationError if nothing is set."""
+    if not settings.vendors.configured_sources():
+        raise ConfigurationError("No source is configured, so there is nothing to refresh")
+    now, window = datetime.now(timezone.utc), horizon(settings)
+    refresh = _Refresh(settings, reporter)
+    targets = helpdesk_targets(now, window, settings.sla_refresh_max_items)
+    refresh.progress(f"{len(targets)} at-risk tickets (due within {_span(window)} either side of now)")
+    refresh.helpdesk(targets)
+    still = [row_id for row_id, *_ in helpdesk_targets(now, window, settings.sla_refresh_max_items)]
+    issues = linked_jira(still, settings.sla_refresh_max_items)
+    if issues and not reporter.cancelled():
+        refresh.jira(issues)
+    c = refresh.counts
+    skipped = f"; skipped while a full run wrote them: {', '.join(refresh.skipped)}" if refresh.skipped else ""
+    message = (f"At-risk refresh: {len(targets)} tickets and {len(issues)} linked Jira issues; read {c.fetched}, "
+               f"updated {c.updated}, removed {c.deleted}, requests {c.requests}{skipped}")
+    return SyncOutcome("cancelled" if reporter.cancelled() else "completed", c, message)
+
+
+def _span(window: timedelta) -> str:
+    """A horizon as '4 h' or '90 min'."""
+    minutes = int(window.total_seconds() // 60)
+    return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
