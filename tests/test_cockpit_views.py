@@ -94,10 +94,10 @@ def test_dashboard_is_the_home_page(varied, client):
     page = client.get("/").get_data(as_text=True)
     assert '<div id="dashboard-body"' in page and 'data-refresh-url="/"' in page
     assert re.search(r'<a href="/"\s+aria-current="page">Dashboard</a>', page)
-    assert page.count('<li class="tile') == 15 and page.count('data-kpi="') == 15
+    assert page.count('<li class="tile') == 16 and page.count('data-kpi="') == 16
     assert all(f'data-kpi="{key}"' in page for key in ("open", "overdue", "at_risk", "fr_overdue", "ttr_p90", "stuck"))
-    assert page.count("<canvas") == 8, "the trends are rebuilt from the items' dates before any snapshot"
-    assert page.count("data-chart-spec='") == 8
+    assert page.count("<canvas") == 9, "the trends are rebuilt from the items' dates before any snapshot"
+    assert page.count("data-chart-spec='") == 9 and "No open incident is linked" in page  # nothing waits
     assert "vendor/chart-4.6.1.umd.min.js" in page and "cockpit.js" in page
     assert page.count("<caption>") == 8 and 'scope="row"' in page
 
@@ -115,7 +115,8 @@ def test_htmx_gets_only_the_body_with_its_refresh_url(varied, client):
     assert body.lstrip().startswith("{#") is False and "<html" not in body
     assert body.lstrip().startswith('<div id="dashboard-body"')
     assert 'data-refresh-url="/?source=freshdesk&amp;group=Network&amp;period=7"' in body
-    assert "Jira" not in re.sub(r"<option.*?</option>", "", body)
+    # only the freshness of the Jira data behind "waiting on development" is shown, no Jira section
+    assert "Jira" not in re.sub(r'<option.*?</option>|<p class="stamp stamp-extra.*?</p>', "", body, flags=re.S)
 
 
 def test_vendor_text_is_escaped_everywhere(varied, client):

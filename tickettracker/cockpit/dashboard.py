@@ -11,7 +11,9 @@ from tickettracker.cockpit.scope import CockpitFilters
 from tickettracker.cockpit.snapshots import TREND_DAYS, trend_series
 from tickettracker.cockpit.trends import daily_history
 from tickettracker.cockpit.trust import freshness
+from tickettracker.cockpit.waiting import waiting_on_development
 from tickettracker.core.times import iso_utc
+from tickettracker.core.vocabulary import AT_RISK
 
 
 def dashboard_data(filters: CockpitFilters, now: datetime | None = None) -> dict[str, Any]:
@@ -20,8 +22,9 @@ def dashboard_data(filters: CockpitFilters, now: datetime | None = None) -> dict
     stamps = freshness(now)
     data: dict[str, Any] = {"generated_at": now, "filters": filters, "incidents": None, "jira": None}
     if filters.shows_incidents:
-        data["incidents"] = {
-            "stamp": stamps["Incidents"], "backlog": incident_backlog(filters, now),
+        data["incidents"] = {"generated_at": now,
+            "stamp": stamps["Incidents"], "jira_stamp": stamps["JIRA"], "at_risk_stamp": stamps[AT_RISK],
+            "waiting": waiting_on_development(filters, now), "backlog": incident_backlog(filters, now),
             "flow": incident_flow(filters, now), "resolution": incident_resolution(filters, now),
             "trend": trend_series("incidents", filters.source, now),
             "history": daily_history("incidents", filters, now, TREND_DAYS)}

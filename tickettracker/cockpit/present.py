@@ -17,10 +17,16 @@ CATEGORY_COLORS = {"todo": "--chart-todo", "in_progress": "--chart-progress", "d
 
 
 def tile(key: str, label: str, value: Any, url: str | None, hint: str, *, tone: str = "",
-         display: str | None = None) -> dict[str, Any]:
-    """Return one KPI tile."""
+         display: str | None = None, stamps: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Return one KPI tile; stamps are the freshness lines it shows besides its section's."""
     shown = display if display is not None else ("—" if value is None else f"{value:,}")
-    return {"key": key, "label": label, "value": value, "display": shown, "url": url, "hint": hint, "tone": tone}
+    return {"key": key, "label": label, "value": value, "display": shown, "url": url, "hint": hint, "tone": tone,
+            "stamps": stamps or []}
+
+
+def extra_stamp(label: str, stamp: Stamp, now: datetime) -> dict[str, Any]:
+    """A freshness line for another data set: "Jira data as of 10:05 UTC", "at-risk tickets refreshed 3 min ago"."""
+    return {**stamp_view(stamp), "label": label}
 
 
 def chart(key: str, title: str, kind: str, axis: str, labels: list[str], series: list[dict[str, Any]],
@@ -129,12 +135,21 @@ def incident_tiles(section: dict[str, Any], filters: CockpitFilters, link: Link)
     def to(**params: str) -> str:
         return link("incidents", filters.incident_params(**params))
 
+    now = section["generated_at"]
+    refreshed = [extra_stamp("at-risk tickets refreshed", section["at_risk_stamp"], now)]
+    waiting = section["waiting"]
+    both = [extra_stamp("Jira data", section["jira_stamp"], now)]
+    oldest = "—" if waiting["oldest_days"] is None else f"{waiting['oldest_days']:.1f} d"
     return [
         tile("open", "Open backlog", total["open"], to(status="open"), "open or pending"),
         tile("overdue", "Overdue", total["overdue"], to(overdue="1", sort="due"), "open and past due",
-             tone="bad" if total["overdue"] else ""),
+             tone="bad" if total["overdue"] else "", stamps=refreshed),
         tile("at_risk", "At risk", total["at_risk"], to(at_risk="1", sort="due"), "due within 24 h",
-             tone="warn" if total["at_risk"] else ""),
+             tone="warn" if total["at_risk"] else "", stamps=refreshed),
+        tile("waiting_dev", "Incidents waiting on development", waiting["count"],
+             to(waiting_dev="1", sort="created", dir="asc"),
+             f"oldest {oldest} · {waiting['overdue']:,} overdue", tone="bad" if waiting["overdue"] else "",
+             stamps=both),
         tile("fr_overdue", "First response overdue", total["fr_overdue"], to(fr_overdue="1"),
              "no first response, past its due time", tone="bad" if total["fr_overdue"] else ""),
         tile("unassigned", "Unassigned", total["unassigned"], to(status="open", unassigned="1"), "open, no agent"),
@@ -163,6 +178,9 @@ def incident_charts(section: dict[str, Any], filters: CockpitFilters, link: Link
               empty="" if rows else "No open tickets for these filters."),
         ageing_chart("fw-ageing", "Age of open tickets", section["backlog"]["ageing"], "--chart-1",
                      lambda b: link("incidents", filters.incident_params(status="open", age=b))),
+        {**ageing_chart("fw-waiting", "Age of incidents waiting on development", section["waiting"]["ageing"],
+                        "--chart-warn", lambda b: link("incidents", filters.incident_params(waiting_dev="1", age=b))),
+         "empty": "" if section["waiting"]["count"] else "No open incident is linked to unfinished development work."},
         weekly_chart("fw-flow", "Created vs resolved per week", section["flow"],
                      {"created": ("Created", "--chart-1", "created"),
                       "resolved": ("Resolved", "--chart-done", "resolved")},
@@ -211,6 +229,13 @@ def jira_charts(section: dict[str, Any], filters: CockpitFilters, link: Link) ->
     ]
 
 
+def _chart_stamps(key: str, section: dict[str, Any], now: datetime) -> dict[str, list[dict[str, Any]]]:
+    """Freshness lines of other data sets per chart: the waiting-on-development chart depends on Jira too."""
+    if key != "incidents":
+        return {}
+    return {"fw-waiting": [extra_stamp("Jira data", section["jira_stamp"], now)]}
+
+
 def present(data: dict[str, Any], link: Link) -> dict[str, Any]:
     """Return the dashboard's sections (stamp, tiles, charts) ready for the templates."""
     filters, now = data["filters"], data["generated_at"]
@@ -220,5 +245,6 @@ def present(data: dict[str, Any], link: Link) -> dict[str, Any]:
         section = data[key]
         if section is not None:
             sections.append({"key": key, "title": title, "stamp": stamp_view(section["stamp"]),
-                             "tiles": tiles(section, filters, link), "charts": charts(section, filters, link)})
+                             "tiles": tiles(section, filters, link), "charts": charts(section, filters, link),
+                             "chart_stamps": _chart_stamps(key, section, now)})
     return {"filters": filters, "generated_at": now, "sections": sections}

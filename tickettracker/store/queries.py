@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, and_, func, literal, literal_column, or_, 
 from tickettracker.core.times import iso_utc
 from tickettracker.core.vocabulary import SyncStatus
 from tickettracker.store.extensions import db
+from tickettracker.store.links import waiting_clause
 from tickettracker.store.models import SyncRun, Ticket
 
 VIEWS = {
@@ -35,7 +36,7 @@ SORTS: dict[str, Any] = {
 }
 FILTER_KEYS = ("source", "status", "priority", "group", "assignee", "project", "overdue", "q",
                "at_risk", "fr_overdue", "unassigned", "escalated", "age", "stuck",
-               "created_from", "created_to", "resolved_from", "resolved_to")
+               "created_from", "created_to", "resolved_from", "resolved_to", "waiting_dev")
 FLAG_VALUES = ("1", "true", "yes", "on")
 AT_RISK_WITHIN = timedelta(hours=24)
 STUCK_AFTER = timedelta(days=3)
@@ -206,6 +207,8 @@ def cockpit_clauses(f: Mapping[str, str], now: datetime) -> list[ColumnElement[b
         clauses.append(unassigned_clause())
     if f.get("escalated") in FLAG_VALUES:
         clauses.append(Ticket.is_escalated.is_(True))
+    if f.get("waiting_dev") in FLAG_VALUES:
+        clauses.append(waiting_clause())
     if "age" in f:
         clauses.append(age_clause(f["age"], now))
     for column, name in ((Ticket.created_at, "created"), (Ticket.resolved_at, "resolved")):

@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from tickettracker.cockpit.sla import ticket_sla
 from tickettracker.core.config import get_settings
+from tickettracker.store.links import jira_links, linked_incidents
 from tickettracker.store.queries import BadQuery, TicketQuery, filter_options, ticket_by_id, ticket_page
 from tickettracker.web.export import tickets_csv
 
@@ -71,5 +72,8 @@ def ticket_detail(ticket_id: int) -> ResponseReturnValue:
     ticket = ticket_by_id(ticket_id)
     if ticket is None:
         abort(404)
-    return render_template("pages/ticket.html", ticket=ticket, title=ticket.subject,
-                           sla=ticket_sla(ticket, datetime.now(timezone.utc)), demo_mode=get_settings().demo_mode)
+    jira = ticket.source == "jira"
+    now = datetime.now(timezone.utc)
+    return render_template("pages/ticket.html", ticket=ticket, title=ticket.subject, sla=ticket_sla(ticket, now), now=now,
+                           jira_links=[] if jira else jira_links(ticket),
+                           incidents=linked_incidents(ticket) if jira else [], demo_mode=get_settings().demo_mode)
