@@ -207,14 +207,21 @@ class JiraApp(VendorApp):
             user.update({"accountId": "5b10sim0000000000000000", "accountType": "atlassian"})
         return json_response(user, 200, self.seraph(request))
 
-    def get_issue(self, request: Request, version: str, key: str) -> Response:
-        """GET /rest/api/{v}/issue/{idOrKey}: read-after-write consistent; deleted → 404."""
+    def _issue(self, request: Request, key: str) -> Any:
+        """The live issue with this id or key, or the 401/404 response Jira gives instead."""
         state = self.auth_state(request)
         if state == "failed":
             return Response(NOT_AUTHENTICATED, 401, self.seraph(request), content_type="text/plain")
         item = self.store.get(key) or next((i for i in self.store.items.values() if str(i.num) == key), None)
         if state != "ok" or item is None or item.state != "live":
             return errors(NO_ISSUE, 404)
+        return item
+
+    def get_issue(self, request: Request, version: str, key: str) -> Response:
+        """GET /rest/api/{v}/issue/{idOrKey}: read-after-write consistent; deleted → 404."""
+        item = self._issue(request, key)
+        if isinstance(item, Response):
+            return item
         wanted = wanted_fields(request.args.getlist("fields"), "*all", self.flavour)
         ctx = RenderContext(self.zone, request.host_url.rstrip("/"), self.flavour, int(version), self.peers)
         with self.store.lock:
@@ -222,12 +229,9 @@ class JiraApp(VendorApp):
 
     def remote_links(self, request: Request, version: str, key: str) -> Response:
         """GET /rest/api/{v}/issue/{idOrKey}/remotelink: the issue's links to other systems (404 when gone)."""
-        state = self.auth_state(request)
-        if state == "failed":
-            return Response(NOT_AUTHENTICATED, 401, self.seraph(request), content_type="text/plain")
-        item = self.store.get(key) or next((i for i in self.store.items.values() if str(i.num) == key), None)
-        if state != "ok" or item is None or item.state != "live":
-            return errors(NO_ISSUE, 404)
+        item = self._issue(request, key)
+        if isinstance(item, Response):
+            return item
         peers = dict(self.peers)
         with self.store.lock:
             links = [remote_link(source, num, peers[source], item.num * 10 + index)
