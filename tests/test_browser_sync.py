@@ -101,7 +101,9 @@ def state(page: Page, sync_type: str):
 def _env(database_url: str, redis_url: str, folder: Path) -> dict[str, str]:
     return {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": "browser-" + "k" * 32,
             "INSTANCE_PATH": str(folder / "instance"), "SESSION_COOKIE_SECURE": "false", "DEMO_MODE": "false",
-            "SYNC_PAGE_SIZE": "10", "SYNC_MAX_RETRIES": "0", "LOG_LEVEL": "warning"}
+            "SYNC_PAGE_SIZE": "10", "SYNC_MAX_RETRIES": "0", "LOG_LEVEL": "warning",
+            # these tests time paced syncs; one remote-link call per issue would make a Jira sync twice as long
+            "JIRA_REMOTE_LINKS_PER_RUN": "0"}
 
 
 @pytest.fixture(scope="module")
