@@ -96,8 +96,8 @@ def test_dashboard_is_the_home_page(varied, client):
     assert re.search(r'<a href="/"\s+aria-current="page">Dashboard</a>', page)
     assert page.count('<li class="tile') == 16 and page.count('data-kpi="') == 16
     assert all(f'data-kpi="{key}"' in page for key in ("open", "overdue", "at_risk", "fr_overdue", "ttr_p90", "stuck"))
-    assert page.count("<canvas") == 9, "the trends are rebuilt from the items' dates before any snapshot"
-    assert page.count("data-chart-spec='") == 9 and "No open incident is linked" in page  # nothing waits
+    assert page.count("<canvas") == 8, "the trends are rebuilt from the items' dates before any snapshot"
+    assert page.count("data-chart-spec='") == 8 and "No open incident is linked" in page  # nothing waits
     assert "vendor/chart-4.6.1.umd.min.js" in page and "cockpit.js" in page
     assert page.count("<caption>") == 8 and 'scope="row"' in page
 

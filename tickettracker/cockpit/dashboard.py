@@ -22,7 +22,7 @@ def dashboard_data(filters: CockpitFilters, now: datetime | None = None) -> dict
     stamps = freshness(now)
     data: dict[str, Any] = {"generated_at": now, "filters": filters, "incidents": None, "jira": None}
     if filters.shows_incidents:
-        data["incidents"] = {"generated_at": now,
+        data["incidents"] = {
             "stamp": stamps["Incidents"], "jira_stamp": stamps["JIRA"], "at_risk_stamp": stamps[AT_RISK],
             "waiting": waiting_on_development(filters, now), "backlog": incident_backlog(filters, now),
             "flow": incident_flow(filters, now), "resolution": incident_resolution(filters, now),

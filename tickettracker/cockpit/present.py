@@ -24,7 +24,7 @@ def tile(key: str, label: str, value: Any, url: str | None, hint: str, *, tone: 
             "stamps": stamps or []}
 
 
-def extra_stamp(label: str, stamp: Stamp, now: datetime) -> dict[str, Any]:
+def extra_stamp(label: str, stamp: Stamp) -> dict[str, Any]:
     """A freshness line for another data set: "Jira data as of 10:05 UTC", "at-risk tickets refreshed 3 min ago"."""
     return {**stamp_view(stamp), "label": label}
 
@@ -135,10 +135,9 @@ def incident_tiles(section: dict[str, Any], filters: CockpitFilters, link: Link)
     def to(**params: str) -> str:
         return link("incidents", filters.incident_params(**params))
 
-    now = section["generated_at"]
-    refreshed = [extra_stamp("at-risk tickets refreshed", section["at_risk_stamp"], now)]
+    refreshed = [extra_stamp("at-risk tickets refreshed", section["at_risk_stamp"])]
     waiting = section["waiting"]
-    both = [extra_stamp("Jira data", section["jira_stamp"], now)]
+    both = [extra_stamp("Jira data", section["jira_stamp"])]
     oldest = "—" if waiting["oldest_days"] is None else f"{waiting['oldest_days']:.1f} d"
     return [
         tile("open", "Open backlog", total["open"], to(status="open"), "open or pending"),
@@ -229,11 +228,11 @@ def jira_charts(section: dict[str, Any], filters: CockpitFilters, link: Link) ->
     ]
 
 
-def _chart_stamps(key: str, section: dict[str, Any], now: datetime) -> dict[str, list[dict[str, Any]]]:
+def _chart_stamps(key: str, section: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Freshness lines of other data sets per chart: the waiting-on-development chart depends on Jira too."""
     if key != "incidents":
         return {}
-    return {"fw-waiting": [extra_stamp("Jira data", section["jira_stamp"], now)]}
+    return {"fw-waiting": [extra_stamp("Jira data", section["jira_stamp"])]}
 
 
 def present(data: dict[str, Any], link: Link) -> dict[str, Any]:
@@ -246,5 +245,5 @@ def present(data: dict[str, Any], link: Link) -> dict[str, Any]:
         if section is not None:
             sections.append({"key": key, "title": title, "stamp": stamp_view(section["stamp"]),
                              "tiles": tiles(section, filters, link), "charts": charts(section, filters, link),
-                             "chart_stamps": _chart_stamps(key, section, now)})
+                             "chart_stamps": _chart_stamps(key, section)})
     return {"filters": filters, "generated_at": now, "sections": sections}

@@ -74,6 +74,6 @@ def ticket_detail(ticket_id: int) -> ResponseReturnValue:
         abort(404)
     jira = ticket.source == "jira"
     now = datetime.now(timezone.utc)
-    return render_template("pages/ticket.html", ticket=ticket, title=ticket.subject, sla=ticket_sla(ticket, now), now=now,
-                           jira_links=[] if jira else jira_links(ticket),
+    return render_template("pages/ticket.html", ticket=ticket, title=ticket.subject, sla=ticket_sla(ticket, now),
+                           now=now, jira_links=[] if jira else jira_links(ticket),
                            incidents=linked_incidents(ticket) if jira else [], demo_mode=get_settings().demo_mode)
