@@ -104,14 +104,16 @@
 
   // ---- moments: one convention for every <time data-time> (server text is UTC, the title the absolute UTC time) --
   // "auto": relative within a day ("just now", "5 min ago", "in 2 h"), else the reader's local date and time;
-  // "clock": the local time with seconds (dated when not today). Relative texts are refreshed every 30 s.
+  // "clock": the local time with seconds (dated when not today); "relative": always relative ("2 d ago").
+  // Relative texts are refreshed every 30 s.
   var DAY_MS = 24 * 3600 * 1000;
 
   function relative(ms) {
     var secs = Math.round(ms / 1000);
     var abs = Math.abs(secs);
     if (abs < 45) { return "just now"; }
-    var text = abs < 3600 ? Math.max(1, Math.round(abs / 60)) + " min" : Math.round(abs / 3600) + " h";
+    var text = abs < 3600 ? Math.max(1, Math.round(abs / 60)) + " min"
+      : abs < 86400 ? Math.round(abs / 3600) + " h" : Math.floor(abs / 86400) + " d";
     return secs < 0 ? text + " ago" : "in " + text;
   }
 
@@ -131,7 +133,8 @@
     if (isNaN(date.getTime())) { return; }
     var style = node.dataset.time || "auto";
     var diff = date.getTime() - now.getTime();
-    node.textContent = style === "auto" && Math.abs(diff) < DAY_MS ? relative(diff) : localText(date, style, now);
+    var near = style === "relative" || (style === "auto" && Math.abs(diff) < DAY_MS);
+    node.textContent = near ? relative(diff) : localText(date, style, now);
   }
 
   function refreshTimes() {

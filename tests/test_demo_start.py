@@ -5,7 +5,7 @@ from __future__ import annotations
 from rq import Queue
 from sqlalchemy import select
 
-from tickettracker.core.vocabulary import SYNC_TYPES, SyncStatus
+from tickettracker.core.vocabulary import DATA_TYPES, SyncStatus
 from tickettracker.store.extensions import db, redis_client
 from tickettracker.store.models import SyncRun
 from tickettracker.sync.queues import QUEUE_NAMES
@@ -21,9 +21,9 @@ def test_demo_start_queues_one_sync_of_every_type_once(app, app_config):
         rows = list(db.session.scalars(select(SyncRun)))
         queued = sum(Queue(name, connection=redis_client()).count for name in QUEUE_NAMES)
         db.session.remove()
-    assert sorted(r.type for r in rows) == sorted(SYNC_TYPES), "one run per type, even after a second start"
+    assert sorted(r.type for r in rows) == sorted(DATA_TYPES), "one run per data type, even after a second start"
     assert all(r.status == int(SyncStatus.QUEUED) and r.requested_by == DEMO_STARTER for r in rows)
-    assert queued == len(SYNC_TYPES)
+    assert queued == len(DATA_TYPES)
     assert any("sync of Incidents and JIRA is queued" in line for line in lines)
 
 

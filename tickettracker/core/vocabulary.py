@@ -9,6 +9,7 @@ KINDS = ("incident", "service_request", "jira_issue")
 AT_RISK = "At-risk"  # the targeted refresh of at-risk tickets and the Jira issues linked to them
 SYNC_TYPES = {"Incidents": ("freshservice", "freshdesk"), "JIRA": ("jira",),
               AT_RISK: ("freshservice", "freshdesk", "jira")}
+DATA_TYPES = ("Incidents", "JIRA")  # the sync types that read a whole data set (At-risk refreshes a few items)
 FULL_TYPES = ("Incidents", "JIRA")
 
 

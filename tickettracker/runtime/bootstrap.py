@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from tickettracker.core.vocabulary import SYNC_TYPES
+from tickettracker.core.vocabulary import DATA_TYPES
 from tickettracker.store.extensions import redis_client
 from tickettracker.sync.lifecycle import start_sync
 from tickettracker.sync.schedule import ensure_schedule_rows
@@ -25,6 +25,6 @@ def prepare_instance(app: Flask) -> list[str]:
 def start_demo_syncs() -> list[str]:
     """Queue a sync of every type, so the pages a newcomer opens fill by themselves (the worker picks them up)."""
     redis = redis_client()
-    for sync_type in SYNC_TYPES:
+    for sync_type in DATA_TYPES:
         start_sync(redis, sync_type, trigger="scheduled", requested_by=DEMO_STARTER)
-    return [f"demo: a sync of {' and '.join(SYNC_TYPES)} is queued; the pages fill as soon as it completes"]
+    return [f"demo: a sync of {' and '.join(DATA_TYPES)} is queued; the pages fill as soon as it completes"]

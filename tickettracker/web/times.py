@@ -10,8 +10,9 @@ from markupsafe import Markup
 
 from tickettracker.core.times import as_utc, iso_utc, utc_text
 
-# auto: "5 min ago" / "in 2 h" within a day, else the local date and time; clock: local time with seconds (logs).
-STYLES = ("auto", "clock")
+# auto: "5 min ago" / "in 2 h" within a day, else the local date and time; clock: local time with seconds (logs);
+# relative: always relative ("2 d ago"), for how long ago something last moved.
+STYLES = ("auto", "clock", "relative")
 
 
 def time_tag(value: datetime | str | None, style: str = "auto") -> Markup:
