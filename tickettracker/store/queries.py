@@ -12,7 +12,6 @@ from typing import Any, Mapping
 from flask import current_app
 from sqlalchemy import ColumnElement, and_, func, literal, literal_column, or_, select, tuple_
 
-from tickettracker.core.times import iso_utc
 from tickettracker.core.vocabulary import SyncStatus
 from tickettracker.store.extensions import db
 from tickettracker.store.links import waiting_clause
@@ -282,16 +281,3 @@ def ticket_by_id(ticket_id: int) -> Ticket | None:
     return db.session.get(Ticket, ticket_id)
 
 
-def ticket_to_json(ticket: Ticket) -> dict[str, Any]:
-    """Return the JSON form of a cached item (without the raw vendor payload)."""
-    return {
-        "id": ticket.id, "source": ticket.source, "externalId": ticket.external_id, "kind": ticket.kind,
-        "subject": ticket.subject, "status": ticket.status_label, "statusCode": ticket.status_code,
-        "statusCategory": ticket.status_category, "priority": ticket.priority_label,
-        "priorityCode": ticket.priority_code, "requester": ticket.requester, "assignee": ticket.assignee,
-        "group": ticket.group_name, "project": ticket.project, "workspace": ticket.workspace,
-        "createdAt": iso_utc(ticket.created_at), "updatedAt": iso_utc(ticket.updated_at),
-        "dueBy": iso_utc(ticket.due_by), "frDueBy": iso_utc(ticket.fr_due_by),
-        "resolvedAt": iso_utc(ticket.resolved_at), "tags": list(ticket.tags or []),
-        "url": ticket.url,
-    }

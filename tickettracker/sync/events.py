@@ -7,16 +7,14 @@ import logging
 import queue
 import threading
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
 
-from tickettracker.core.times import iso_utc
-from tickettracker.core.vocabulary import SyncStatus
 from tickettracker.store.extensions import make_redis
 from tickettracker.store.models import SyncRun
+from tickettracker.store.serialize import run_json
 
 log = logging.getLogger(__name__)
 
@@ -33,23 +31,6 @@ return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'data', ARGV[4])
 """
 
 
-def _iso(value: datetime | None) -> str | None:
-    return iso_utc(value)
-
-
-def run_payload(run: SyncRun, **extra: Any) -> dict[str, Any]:
-    """Return the SyncStatusUpdated payload for a run (design notes §2)."""
-    payload = {
-        "jobId": run.id, "type": run.type, "status": int(run.status),
-        "statusName": SyncStatus(run.status).label, "progress": int(run.progress), "message": run.message,
-        "startedAt": _iso(run.started_at), "finishedAt": _iso(run.finished_at), "queuedAt": _iso(run.queued_at),
-        "fetched": run.fetched, "created": run.created, "updated": run.updated, "deleted": run.deleted,
-        "trigger": run.trigger, "attempt": run.attempt, "error": run.error, "version": run.version,
-    }
-    payload.update(extra)
-    return payload
-
-
 def publish(redis: Redis, payload: dict[str, Any]) -> str:
     """Append an event to the capped stream and return its id (ids always increase)."""
     event_id = redis.xadd(STREAM_KEY, {"data": json.dumps(payload)}, maxlen=STREAM_MAXLEN, approximate=True)
@@ -57,7 +38,7 @@ def publish(redis: Redis, payload: dict[str, Any]) -> str:
 
 
 def publish_run(redis: Redis, run: SyncRun, **extra: Any) -> str | None:
-    """Publish a run's state unless a newer or equal version of it was published already; return the event id.
+    """Publish a run's JSON (plus `extra`) unless a newer or equal version of it was published; return the event id.
 
     Two processes can publish the same run at once (the web's "Cancelling…" and the worker's "Cancelled", the web's
     "Queued" and the worker's "Running"): the later XADD must not show an older state to every browser for good.
@@ -65,7 +46,7 @@ def publish_run(redis: Redis, run: SyncRun, **extra: Any) -> str | None:
     try:
         event_id = redis.register_script(_PUBLISH_IF_NEWER)(
             keys=[STREAM_KEY, VERSION_KEY.format(run.id)],
-            args=[int(run.version), VERSION_TTL_SECONDS, STREAM_MAXLEN, json.dumps(run_payload(run, **extra))])
+            args=[int(run.version), VERSION_TTL_SECONDS, STREAM_MAXLEN, json.dumps(run_json(run, **extra))])
     except RedisError as exc:
         log.warning("could not publish sync event for %s: %s", run.id, exc)
         return None

@@ -14,9 +14,9 @@ from tickettracker.core.times import iso_utc
 from tickettracker.core.vocabulary import AT_RISK, SYNC_TYPES
 from tickettracker.store.extensions import db
 from tickettracker.store.models import SyncSchedule
+from tickettracker.store.serialize import run_json, schedule_json
 from tickettracker.sync import runs
 from tickettracker.sync.schedule import default_row
-from tickettracker.sync.status import run_json
 
 INTERVAL_MIN = 5
 INTERVAL_MAX = 10080
@@ -100,30 +100,14 @@ def save(sync_type: str, change: ScheduleChange, actor: str | None) -> SyncSched
                               .execution_options(populate_existing=True)).one()
 
 
-
-
 def overview(settings: Settings, next_runs: Mapping[str, datetime | None]) -> list[dict[str, Any]]:
     """Return per type: interval, on/off, who changed it, the last finished run and the next run."""
     rows = {r.type: r for r in db.session.scalars(select(SyncSchedule))}
     last = runs.last_runs()
     out = []
     for sync_type in SYNC_TYPES:
-        saved = rows.get(sync_type)
-        row = saved or default_row(settings, sync_type)
+        row = rows.get(sync_type) or default_row(settings, sync_type)
         finished = last[sync_type]["last"]
-        upcoming = next_runs.get(sync_type)
-        entry = {**schedule_json(row), "saved": saved is not None,
-                 "lastRun": run_json(finished) if finished else None,
-                 "nextRunAt": iso_utc(upcoming) if upcoming and row.enabled else None}
-        out.append(entry)
+        out.append(schedule_json(row, saved=sync_type in rows, lastRun=run_json(finished) if finished else None,
+                                 nextRunAt=iso_utc(next_runs.get(sync_type)) if row.enabled else None))
     return out
-
-
-def schedule_json(row: SyncSchedule) -> dict[str, Any]:
-    """Return the API form of a schedule row."""
-    data = {"type": row.type, "intervalMinutes": row.interval_minutes, "enabled": row.enabled,
-            "updatedAt": iso_utc(row.updated_at), "updatedBy": row.updated_by}
-    if row.type == AT_RISK:
-        data.update(intervalSeconds=row.interval_seconds or row.interval_minutes * 60,
-                    horizonMinutes=row.horizon_minutes)
-    return data

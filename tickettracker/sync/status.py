@@ -1,4 +1,4 @@
-"""Read side of sync runs: status per type, one run, history pages, JSON forms."""
+"""Read side of sync runs: status per type, one run, history pages."""
 
 from __future__ import annotations
 
@@ -13,27 +13,10 @@ from tickettracker.core.vocabulary import SYNC_TYPES, SyncStatus
 from tickettracker.store.extensions import db
 from tickettracker.store.models import SyncRun
 from tickettracker.store.queries import BadQuery, decode_cursor, encode_cursor
+from tickettracker.store.serialize import run_json
 from tickettracker.sync import runs
-from tickettracker.sync.events import run_payload
 
 STATUS_NAMES = {s.label.lower(): int(s) for s in SyncStatus}
-
-
-def run_json(run: SyncRun) -> dict[str, Any]:
-    """Return the API form of a run."""
-    payload = run_payload(run)
-    payload.update({"requestedBy": run.requested_by, "requests": run.requests,
-                    "rateLimitWaits": run.rate_limit_waits, "retryOf": run.retry_of, "full": run.full,
-                    "cancelRequested": run.cancel_requested,
-                    "durationSeconds": _duration(run)})
-    return payload
-
-
-def _duration(run: SyncRun) -> float | None:
-    if run.started_at is None:
-        return None
-    end = run.finished_at or runs.now_utc()
-    return round((end - run.started_at).total_seconds(), 1)
 
 
 def type_status(next_runs: Mapping[str, datetime | None]) -> dict[str, dict[str, Any]]:

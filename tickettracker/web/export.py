@@ -15,7 +15,8 @@ from flask import Response, stream_with_context
 from tickettracker.core.times import iso_utc
 from tickettracker.store.models import Ticket
 from tickettracker.store.queries import TicketQuery, ticket_page
-from tickettracker.sync.status import HistoryQuery, history_page, run_json
+from tickettracker.store.serialize import run_json
+from tickettracker.sync.status import HistoryQuery, history_page
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TICKET_COLUMNS: list[tuple[str, Callable[[Ticket], Any]]] = [

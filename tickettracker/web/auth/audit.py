@@ -9,7 +9,6 @@ from flask import Flask, Response, has_request_context, request
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from tickettracker.core.times import iso_utc
 from tickettracker.store.extensions import db
 from tickettracker.store.models import AuditEvent
 
@@ -73,12 +72,6 @@ def recent(limit: int = 50, before: int | None = None, actions: tuple[str, ...] 
     if actions:
         query = query.where(AuditEvent.action.in_(actions))
     return list(db.session.scalars(query))
-
-
-def event_json(event: AuditEvent) -> dict[str, Any]:
-    """Return the JSON form of one event."""
-    return {"id": event.id, "at": iso_utc(event.at), "actor": event.actor, "action": event.action,
-            "target": event.target, "detail": event.detail, "ip": event.ip}
 
 
 def register(app: Flask) -> None:

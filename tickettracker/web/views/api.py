@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request, url_for
 
 from tickettracker.core.config import get_settings
-from tickettracker.store.queries import BadQuery, TicketQuery, ticket_page, ticket_to_json
+from tickettracker.store.queries import BadQuery, TicketQuery, ticket_page
+from tickettracker.store.serialize import ticket_json
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -22,4 +23,4 @@ def tickets():
     next_url = None
     if page.next_cursor:
         next_url = url_for("api.tickets", view=view, **query.state(cursor=page.next_cursor))
-    return jsonify(items=[ticket_to_json(t) for t in page.items], nextCursor=page.next_cursor, next=next_url)
+    return jsonify(items=[ticket_json(t) for t in page.items], nextCursor=page.next_cursor, next=next_url)

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
+from tickettracker.store import serialize
 from tickettracker.store.extensions import db, redis_client
 from tickettracker.store.models import User
 from tickettracker.web.auth import audit, sessions
@@ -151,7 +152,7 @@ def audit_json() -> ResponseReturnValue:
     actions = tuple(a for a in request.args.getlist("action") if a)
     events = audit.recent(limit, before, actions)
     next_before = events[-1].id if len(events) == max(1, min(limit, 200)) else None
-    return jsonify(items=[audit.event_json(e) for e in events], nextBefore=next_before)
+    return jsonify(items=[serialize.audit_json(e) for e in events], nextBefore=next_before)
 
 
 @bp.get("/sync/audit")

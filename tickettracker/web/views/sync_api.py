@@ -6,13 +6,13 @@ import json
 
 from flask import Blueprint, abort, current_app, jsonify, request, url_for
 
-from tickettracker.core.times import iso_utc
 from tickettracker.core.vocabulary import AT_RISK, SYNC_TYPES
 from tickettracker.store.extensions import redis_client
 from tickettracker.store.queries import BadQuery
+from tickettracker.store.serialize import log_line_json, run_json
 from tickettracker.sync import lifecycle, runs
 from tickettracker.sync.schedule import next_runs
-from tickettracker.sync.status import HistoryQuery, history_page, run_json, type_status
+from tickettracker.sync.status import HistoryQuery, history_page, type_status
 from tickettracker.web.views.actor import current_actor
 
 bp = Blueprint("sync_api", __name__, url_prefix="/api")
@@ -90,9 +90,7 @@ def sync_job_log(job_id: str):
     """Return the log lines of one run."""
     if runs.get_run(job_id) is None:
         abort(404)
-    lines = [{"at": iso_utc(line.at), "level": line.level, "message": line.message}
-             for line in runs.run_log(job_id)]
-    return jsonify(jobId=job_id, lines=lines)
+    return jsonify(jobId=job_id, lines=[log_line_json(line) for line in runs.run_log(job_id)])
 
 
 @bp.post("/sync/jobs/<job_id>/cancel")

@@ -13,9 +13,10 @@ from tickettracker.core.config import get_settings
 from tickettracker.core.vocabulary import AT_RISK, SYNC_TYPES
 from tickettracker.store.extensions import db, redis_client
 from tickettracker.store.queries import BadQuery
+from tickettracker.store.serialize import run_json, schedule_json
 from tickettracker.sync import runs, schedule_edit
 from tickettracker.sync.schedule import next_runs
-from tickettracker.sync.status import HistoryQuery, history_page, run_json, type_status
+from tickettracker.sync.status import HistoryQuery, history_page, type_status
 from tickettracker.web.export import runs_csv
 from tickettracker.web.views.actor import current_actor
 from tickettracker.web.views.pages import wants_fragment
@@ -172,4 +173,4 @@ def put_schedule(sync_type: str) -> ResponseReturnValue:
     if change is None:
         return jsonify(error=next(iter(errors.values())), errors=errors, status=422), 422
     row = schedule_edit.save(sync_type, change, current_actor())
-    return jsonify(schedule_edit.schedule_json(row))
+    return jsonify(schedule_json(row))
