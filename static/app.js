@@ -239,6 +239,18 @@
     var target = newest && newest.querySelector("a[href], button");
     if (target) { event.preventDefault(); target.focus(); }
   });
+  // The sync status vocabulary (code, slug, label by name: syncStatus("COMPLETED").code), from base.html's
+  // data-sync-statuses, so no script spells a status code out.
+  var syncStatuses = null;
+  function syncStatus(name) {
+    if (!syncStatuses) {
+      try {
+        syncStatuses = JSON.parse(document.body.getAttribute("data-sync-statuses"));
+      } catch (e) { syncStatuses = null; }
+    }
+    return (syncStatuses && syncStatuses[name]) || { code: null, slug: "", label: "" };
+  }
+
   document.addEventListener("DOMContentLoaded", wire);
-  window.tt = { toast: toast, dismissToast: dismiss };
+  window.tt = { toast: toast, dismissToast: dismiss, syncStatus: syncStatus };
 })();

@@ -4,7 +4,6 @@
   "use strict";
   var charts = [];
   var pending = false;
-  var FAILED = 2;
 
   function cssVar(name) {
     return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -129,7 +128,8 @@
   // sync.js refreshes [data-refresh-url] when a sync completes; a failed sync changes the trust stamps too.
   function onSyncStatus(event) {
     var body = document.getElementById("dashboard-body");
-    if (!body || !window.htmx || !event.detail || event.detail.status !== FAILED) { return; }
+    var failed = window.tt.syncStatus("FAILED").code;
+    if (!body || !window.htmx || !event.detail || event.detail.status !== failed) { return; }
     var y = window.scrollY;
     window.htmx.ajax("GET", body.getAttribute("data-refresh-url"),
       { target: "#dashboard-body", swap: "outerHTML", select: "#dashboard-body" })

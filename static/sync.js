@@ -7,7 +7,6 @@
   "use strict";
   var LAST_ID_KEY = "tt-last-event-id";
   var CARRY_MS = 5 * 60 * 1000;
-  var COMPLETED = 1;
   var lastEventId = null;
   var jobStatus = {};
   var cancelling = {};
@@ -78,7 +77,7 @@
     if (types && types.split(/\s+/).indexOf(payload.type) < 0) { return false; }
     if (el.dataset.refreshJob && el.dataset.refreshJob !== payload.jobId) { return false; }
     if ((el.dataset.refreshOn || "completed") === "status") { return changed; }
-    return changed && payload.status === COMPLETED;
+    return changed && payload.status === window.tt.syncStatus("COMPLETED").code;
   }
 
   function onStatus(payload) {
@@ -120,9 +119,10 @@
 
   // ---- widgets: 10 s clearing, cancel state, focus ----------------------------------------------------------------
   function clearWidget(widget) {
-    if (!widget.isConnected || widget.dataset.state === "idle") { return; }
-    widget.dataset.state = "idle";
-    widget.dataset.status = "3";
+    var idle = window.tt.syncStatus("IDLE");
+    if (!widget.isConnected || widget.dataset.state === idle.slug) { return; }
+    widget.dataset.state = idle.slug;
+    widget.dataset.status = String(idle.code);
     widget.removeAttribute("data-clear-after");
     widget.querySelectorAll(".sync-result, .sync-pill").forEach(function (n) { n.hidden = true; });
     var summary = widget.querySelector(".sync-summary");

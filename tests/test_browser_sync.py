@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from tests.live import ADMIN, LiveStack, Processes, _answers, ensure_user, login, signed_in_session, wait_until
 from tickettracker import create_app
-from tickettracker.core.vocabulary import ACTIVE_STATUSES
+from tickettracker.core.vocabulary import ACTIVE_STATUSES, SyncStatus
 from tickettracker.store.extensions import db
 from tickettracker.store.models import SyncRun
 from tickettracker.sync import runs
@@ -177,14 +177,15 @@ def test_sync_then_navigate_away_at_once_the_toast_follows_and_only_that_type_is
         page.click("#sync-btn-Incidents")
     page.click("nav >> text=Development")
     page.wait_for_url("**/development")
-    assert live.run_status("Incidents") in (0, 4), "the sync is not running while the next page shows"
-    expect(state(page, "Incidents")).to_have_attribute("data-state", re.compile("queued|running"))
+    assert live.run_status("Incidents") in ACTIVE_STATUSES, "the sync is not running while the next page shows"
+    active = re.compile("|".join(s.slug for s in ACTIVE_STATUSES))
+    expect(state(page, "Incidents")).to_have_attribute("data-state", active)
     expect(page.locator("#sync-btn-JIRA")).to_be_enabled()
     expect(page.locator("#sync-btn-Incidents")).to_be_hidden()
     shot(page, "02-development-while-incidents-sync-runs")
     done = page.locator(".toast-success", has_text="Incidents sync completed")
     expect(done).to_be_visible(timeout=30000)
-    expect(state(page, "Incidents")).to_have_attribute("data-state", "completed")
+    expect(state(page, "Incidents")).to_have_attribute("data-state", SyncStatus.COMPLETED.slug)
     shot(page, "03-development-incidents-completed-toast")
     assert done.count() == 1
     page.go_back()
@@ -214,7 +215,7 @@ def test_table_refreshes_in_place_keeping_sort_and_scroll_and_the_dashboard_refr
     live.sim.vendor("jira").mutate(3, seed=7, kinds=("update",))
     job_id = signed_in_session(live.base, *ADMIN).post(live.base + "/api/jira/sync", timeout=10).json()["jobId"]
     again = page.locator(f"#sync-status-JIRA[data-job-id='{job_id}']")
-    expect(again).to_have_attribute("data-state", "completed", timeout=30000)
+    expect(again).to_have_attribute("data-state", SyncStatus.COMPLETED.slug, timeout=30000)
     expect(page.locator("#ticket-table")).to_have_attribute("aria-busy", "false")
     expect(rows).to_have_count(60)
     assert abs(page.evaluate("window.scrollY") - 900) < 5
@@ -228,7 +229,7 @@ def test_vendor_failure_shows_an_error_toast_with_reason_and_log_link_timed_and_
     error = page.locator(".toast-error", has_text="JIRA sync failed")
     expect(error).to_be_visible(timeout=30000)
     expect(error).to_contain_text("Jira rejected the credentials")
-    expect(state(page, "JIRA")).to_have_attribute("data-state", "failed")
+    expect(state(page, "JIRA")).to_have_attribute("data-state", SyncStatus.FAILED.slug)
     expect(page.locator("#sync-btn-JIRA")).to_be_enabled()
     shot(page, "05-development-failed-toast")
     freeze(page)
@@ -241,7 +242,7 @@ def test_vendor_failure_shows_an_error_toast_with_reason_and_log_link_timed_and_
     page.clock.fast_forward(2000)
     page.clock.run_for(300)
     expect(error).to_have_count(0)
-    expect(state(page, "JIRA")).to_have_attribute("data-state", "idle")
+    expect(state(page, "JIRA")).to_have_attribute("data-state", SyncStatus.IDLE.slug)
     expect(state(page, "JIRA")).to_contain_text("Last sync failed")
     state(page, "JIRA").get_by_role("link", name="View the log").click()
     page.wait_for_url("**/sync/runs/*")
@@ -274,14 +275,14 @@ def test_two_tabs_follow_a_reload_mid_sync_shows_it_running_and_cancel_works(liv
     tab.focus("#sync-btn-JIRA")
     tab.keyboard.press("Enter")
     for page in (tab, other):
-        expect(state(page, "JIRA")).to_have_attribute("data-state", "running", timeout=10000)
+        expect(state(page, "JIRA")).to_have_attribute("data-state", SyncStatus.RUNNING.slug, timeout=10000)
     expect(tab.locator("#sync-cancel-JIRA")).to_be_focused()
     expect(other.locator("#sync-btn-JIRA")).to_be_disabled()
     expect(other.locator("#sync-btn-Incidents")).to_be_enabled()
     shot(other, "07-sync-page-jira-running-second-tab")
     response = tab.reload(wait_until="commit")
     widget = re.search(r'<div id="sync-status-JIRA".*?</div>', response.text(), re.S)
-    assert widget and 'data-state="running"' in widget.group(0), widget and widget.group(0)
+    assert widget and f'data-state="{SyncStatus.RUNNING.slug}"' in widget.group(0), widget and widget.group(0)
     expect(tab.locator("#sync-btn-JIRA")).to_be_disabled()
     expect(state(tab, "JIRA").locator("progress")).to_be_visible()
     wait_stream(tab)
@@ -290,11 +291,11 @@ def test_two_tabs_follow_a_reload_mid_sync_shows_it_running_and_cancel_works(liv
     tab.keyboard.press("Enter")
     for page in (tab, other):
         expect(page.locator(".toast", has_text="JIRA sync cancelled")).to_be_visible(timeout=20000)
-        expect(state(page, "JIRA")).to_have_attribute("data-state", "cancelled")
+        expect(state(page, "JIRA")).to_have_attribute("data-state", SyncStatus.CANCELLED.slug)
         expect(page.locator("#sync-btn-JIRA")).to_be_enabled()
-    expect(other.locator("#history-table .run-status-cancelled")).to_have_count(1)
+    expect(other.locator(f"#history-table .run-status-{SyncStatus.CANCELLED.slug}")).to_have_count(1)
     shot(other, "09-sync-page-after-cancel")
-    assert live.run_status("JIRA") == 5
+    assert live.run_status("JIRA") == SyncStatus.CANCELLED
 
 
 def _restart_web(stack: Stack) -> None:
@@ -307,16 +308,17 @@ def test_after_a_dropped_stream_the_missed_completion_still_arrives(live):
     live.slow(120, "jira")
     page = live.open(live.context(), "/development")
     page.click("#sync-btn-JIRA")
-    expect(state(page, "JIRA")).to_have_attribute("data-state", "running", timeout=10000)
+    expect(state(page, "JIRA")).to_have_attribute("data-state", SyncStatus.RUNNING.slug, timeout=10000)
     live.procs.kill("web")
-    assert live.run_status("JIRA") == 0, "the sync ended before the stream dropped; nothing to recover"
+    assert live.run_status("JIRA") == SyncStatus.RUNNING, "the sync ended before the stream dropped; nothing to recover"
     expect(page.locator("#stream-note")).to_be_visible(timeout=10000)
     shot(page, "10-stream-interrupted")
-    wait_until(lambda: live.run_status("JIRA") == 1, timeout=60, what="the sync to finish while the web is down")
+    wait_until(lambda: live.run_status("JIRA") == SyncStatus.COMPLETED, timeout=60,
+               what="the sync to finish while the web is down")
     _restart_web(live)
     done = page.locator(".toast-success", has_text="JIRA sync completed")
     expect(done).to_be_visible(timeout=30000)
     expect(page.locator("#ticket-rows tr:not(.more-row)")).to_have_count(50)
     expect(page.locator("#stream-note")).to_be_hidden()
-    expect(state(page, "JIRA")).to_have_attribute("data-state", "completed")
+    expect(state(page, "JIRA")).to_have_attribute("data-state", SyncStatus.COMPLETED.slug)
     assert done.count() == 1

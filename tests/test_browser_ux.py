@@ -32,6 +32,7 @@ from tests.live import (
     wait_until,
 )
 from tickettracker import create_app
+from tickettracker.core.vocabulary import ENDED_STATUSES, SyncStatus
 from tickettracker.store.extensions import db
 from tickettracker.store.models import SyncRun, Ticket
 from vendorsim import VendorSimulator
@@ -81,8 +82,8 @@ def _sync_and_wait(stack: Stack, sync_type: str) -> None:
     session = signed_in_session(stack.base, *ADMIN)
     url = {"JIRA": "/api/jira/sync", "Incidents": "/api/governance/sync"}[sync_type]
     job = session.post(stack.base + url, timeout=10).json()["jobId"]
-    wait_until(lambda: (run := stack.newest_run(sync_type)) and run.id == job and run.status == 1, timeout=60,
-               what=f"the {sync_type} sync to complete")
+    wait_until(lambda: (run := stack.newest_run(sync_type)) and run.id == job and run.status == SyncStatus.COMPLETED,
+               timeout=60, what=f"the {sync_type} sync to complete")
 
 
 @pytest.fixture(scope="module")
@@ -139,14 +140,14 @@ def running_jira(stack: Stack) -> Iterator[SyncRun]:
     stack.sim.vendor("jira").set_rate_limit(2, 60)
     session = signed_in_session(stack.base, *ADMIN)
     job = session.post(stack.base + "/api/jira/sync", timeout=10).json()["jobId"]
-    wait_until(lambda: (run := stack.newest_run("JIRA")) and run.id == job and run.status == 0, timeout=30,
-               what="the JIRA sync to run")
+    wait_until(lambda: (run := stack.newest_run("JIRA")) and run.id == job and run.status == SyncStatus.RUNNING,
+               timeout=30, what="the JIRA sync to run")
     try:
         yield stack.newest_run("JIRA")
     finally:
         session.post(f"{stack.base}/api/sync/jobs/{job}/cancel", timeout=10)
         stack.sim.vendor("jira").set_rate_limit(None, 60)
-        wait_until(lambda: stack.newest_run("JIRA").status in (1, 2, 5), timeout=60, what="the sync to stop")
+        wait_until(lambda: stack.newest_run("JIRA").status in ENDED_STATUSES, timeout=60, what="the sync to stop")
 
 
 def _scan(stack: Stack, context: BrowserContext, path: str, label: str, axe: Axe,
@@ -355,7 +356,7 @@ def test_a_viewer_gets_no_admin_control_in_the_html_even_as_live_events_arrive(s
     context = stack.context(VIEWER)
     for path in stack.paths["viewer"]:
         page = stack.open(context, path)
-        expect(page.locator("#sync-status-JIRA")).to_have_attribute("data-state", "running")
+        expect(page.locator("#sync-status-JIRA")).to_have_attribute("data-state", SyncStatus.RUNNING.slug)
         page.wait_for_timeout(300)
         html = page.content()
         assert [m for m in ADMIN_MARKERS if m in html] == [], f"a viewer got admin controls on {path}"

@@ -117,8 +117,8 @@ def test_dashboard_charts_in_light_and_dark(app, live_url):
             db.session.add(SyncRun(id="badc0ffee000", type="Incidents", status=int(SyncStatus.FAILED),
                                    queued_at=now, finished_at=now))
             db.session.commit()
-        page.evaluate("""() => document.dispatchEvent(new CustomEvent('tt:sync-status',
-            {detail: {jobId: 'badc0ffee000', type: 'Incidents', status: 2}}))""")
+        page.evaluate(f"""() => document.dispatchEvent(new CustomEvent('tt:sync-status',
+            {{detail: {{jobId: 'badc0ffee000', type: 'Incidents', status: {int(SyncStatus.FAILED)}}}}}))""")
         wait_for(page, "() => document.querySelectorAll('.stale-note').length === 2")
         wait_for_charts(page, "dark", 8)
 

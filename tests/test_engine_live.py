@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.live import wait_until
-from tickettracker.core.vocabulary import SyncStatus
+from tickettracker.core.vocabulary import ENDED_STATUSES, SyncStatus
 from tickettracker.store.extensions import db
 from tickettracker.store.models import SyncRun, Ticket
 from tickettracker.sync import runs
@@ -32,7 +32,7 @@ def _run(app, job_id: str) -> SyncRun:
 
 
 def _wait_terminal(app, job_id: str, timeout: float = 60) -> SyncRun:
-    return wait_until(lambda: (r := _run(app, job_id)) and r.status in (1, 2, 5) and r, timeout=timeout,
+    return wait_until(lambda: (r := _run(app, job_id)) and r.status in ENDED_STATUSES and r, timeout=timeout,
                       what=f"run {job_id} to end")
 
 
@@ -67,7 +67,8 @@ def test_two_types_run_at_once_and_fill_the_cache(app, processes, simulator):
     assert incidents.status_code == jira.status_code == 202
     first, second = incidents.json()["jobId"], jira.json()["jobId"]
     wait_until(lambda: all(_run(app, j).status == SyncStatus.RUNNING for j in (first, second))
-               or all(_run(app, j).status in (0, 1) for j in (first, second)) and _both_overlapped(app, first, second),
+               or all(_run(app, j).status in (SyncStatus.RUNNING, SyncStatus.COMPLETED) for j in (first, second))
+               and _both_overlapped(app, first, second),
                timeout=30, what="both types running")
     for job_id in (first, second):
         run = _wait_terminal(app, job_id)

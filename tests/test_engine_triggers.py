@@ -10,7 +10,7 @@ from redis import Redis
 
 from tests.live import signed_in_client
 from tickettracker import create_app
-from tickettracker.core.vocabulary import SyncStatus
+from tickettracker.core.vocabulary import ACTIVE_STATUSES, SyncStatus
 from tickettracker.store.extensions import db, redis_client
 from tickettracker.store.models import SyncRun, SyncSchedule
 from tickettracker.sync import runs
@@ -98,7 +98,7 @@ def test_redis_down_gives_503_pages_keep_working_and_recovery_after(app_config, 
     assert client.get("/incidents").status_code == 200
     assert client.get("/api/sync/status").status_code == 200
     with app.app_context():
-        assert db.session.query(SyncRun).filter(SyncRun.status.in_([0, 4])).count() == 0
+        assert db.session.query(SyncRun).filter(SyncRun.status.in_(ACTIVE_STATUSES)).count() == 0
     again = ValkeyServer(port=port, data_dir=tmp_path / "valkey2")
     again.start()
     try:

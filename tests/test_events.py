@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import threading
 
+from tickettracker.core.vocabulary import SyncStatus
 from tickettracker.store.extensions import redis_client
 from tickettracker.sync.events import parse_id, publish, replay
 
 
 def _publish_many(app, count: int) -> list[str]:
     with app.app_context():
-        return [publish(redis_client(), {"jobId": f"j{i}", "type": "JIRA", "status": 0, "n": i})
+        return [publish(redis_client(), {"jobId": f"j{i}", "type": "JIRA", "status": int(SyncStatus.RUNNING), "n": i})
                 for i in range(count)]
 
 

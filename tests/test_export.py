@@ -59,6 +59,6 @@ def test_history_csv_keeps_the_filters(app, client):
         db.session.remove()
     rows, _ = _download(client, "/sync/export.csv?type=JIRA")
     assert len(rows) == 115 and {r["type"] for r in rows} == {"JIRA"}
-    assert rows[0]["run_id"] == "run0001" and rows[0]["status"] == "Completed"
+    assert rows[0]["run_id"] == "run0001" and rows[0]["status"] == SyncStatus.COMPLETED.label
     assert rows[0]["finished_at"].endswith("+00:00")
     assert 'href="/sync/export.csv?type=JIRA"' in client.get("/sync?type=JIRA").get_data(as_text=True)

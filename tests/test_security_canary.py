@@ -11,6 +11,7 @@ from redis import Redis
 from sqlalchemy import text
 
 from tests.live import wait_until
+from tickettracker.core.vocabulary import ENDED_STATUSES, SyncStatus
 from tickettracker.store.extensions import db
 from vendorsim import VendorSimulator
 
@@ -69,8 +70,8 @@ def test_a_rejected_vendor_key_appears_nowhere(app, processes, simulator, redis_
     for trigger, vendor in (("/api/governance/sync", "freshdesk"), ("/api/jira/sync", "jira")):
         job_id = http.post(base + trigger, timeout=10).json()["jobId"]
         run = wait_until(lambda j=job_id: (r := http.get(f"{base}/api/sync/jobs/{j}", timeout=10).json())["status"]
-                         in (1, 2, 5) and r, timeout=60, what="the sync to end")
-        assert run["status"] == 2 and vendor in json.dumps(run).lower(), run
+                         in ENDED_STATUSES and r, timeout=60, what="the sync to end")
+        assert run["status"] == SyncStatus.FAILED and vendor in json.dumps(run).lower(), run
         seen += [json.dumps(run), http.get(f"{base}/api/sync/jobs/{job_id}/log", timeout=10).text,
                  http.get(f"{base}/sync/runs/{job_id}", timeout=10).text]
     seen.append(_first_frames(http, base))

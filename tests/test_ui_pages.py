@@ -65,7 +65,7 @@ def test_page_loaded_mid_sync_shows_the_running_state_and_only_that_type_disable
         run_id = _run("Incidents", SyncStatus.RUNNING, progress=40, fetched=12)
     html = client.get("/incidents").get_data(as_text=True)
     widget = re.search(r'<div id="sync-status-Incidents".*?</div>\s*</div>', html, re.S).group(0)
-    assert 'data-state="running"' in widget and 'value="40"' in widget and "12 fetched" in widget
+    assert f'data-state="{SyncStatus.RUNNING.slug}"' in widget and 'value="40"' in widget and "12 fetched" in widget
     assert re.search(r'id="sync-btn-Incidents"[^>]*\sdisabled[\s>]', widget)
     assert f'/api/sync/jobs/{run_id}/cancel' in widget
     jira = client.get("/development").get_data(as_text=True)
@@ -125,14 +125,15 @@ def test_history_filters_and_cursor_pages(app, client):
         for _ in range(3):
             _run("JIRA", SyncStatus.COMPLETED, fetched=5)
         _run("Incidents", SyncStatus.FAILED, error="HTTP 401 from Freshdesk")
+    completed = f"run-status-{SyncStatus.COMPLETED.slug}"
     page = client.get("/sync").get_data(as_text=True)
-    assert page.count("run-status-completed") == 3 and "HTTP 401 from Freshdesk" in page
-    failed = client.get("/sync?status=failed", headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert failed.count("<tr>") == 1 + 1 and "run-status-completed" not in failed
+    assert page.count(completed) == 3 and "HTTP 401 from Freshdesk" in page
+    failed = client.get(f"/sync?status={SyncStatus.FAILED.slug}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert failed.count("<tr>") == 1 + 1 and completed not in failed
     first = client.get("/sync?type=JIRA&limit=2", headers={"HX-Request": "true"}).get_data(as_text=True)
     more = re.search(r'hx-get="([^"]*cursor=[^"]*)"', first).group(1).replace("&amp;", "&")
     rest = client.get(more, headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert rest.count("run-status-completed") == 1 and "<table" not in rest
+    assert rest.count(completed) == 1 and "<table" not in rest
     assert client.get("/sync?status=bogus").status_code == 400
 
 
@@ -141,6 +142,6 @@ def test_run_page_shows_facts_and_log_and_404_for_unknown(app, client):
         run_id = _run("JIRA", SyncStatus.FAILED, error="Jira said 401: bad token", fetched=3)
         runs.append_log(run_id, "error", "Jira said 401: bad token")
     html = client.get(f"/sync/runs/{run_id}").get_data(as_text=True)
-    assert "Failed" in html and html.count("Jira said 401: bad token") == 2 and "alice" in html
+    assert SyncStatus.FAILED.label in html and html.count("Jira said 401: bad token") == 2 and "alice" in html
     assert 'data-refresh-job="' + run_id in html
     assert client.get("/sync/runs/nope").status_code == 404

@@ -74,9 +74,9 @@ def test_each_event_is_a_json_frame_and_an_html_frame_with_one_id(app, client):
     assert [f["id"] for f in json_frames] == [f["id"] for f in html_frames] == [running, failed]
     assert json.loads(json_frames[1]["data"])["error"] == "Jira said 401 <b>bad token</b>"
     live, ended = html_frames[0]["data"], html_frames[1]["data"]
-    assert 'data-state="running"' in live and 'value="50"' in live and "toast" not in live
+    assert f'data-state="{SyncStatus.RUNNING.slug}"' in live and 'value="50"' in live and "toast" not in live
     assert 'id="sync-btn-JIRA"' in live and "disabled" in live.split('id="sync-btn-JIRA"')[1].split(">")[0]
-    assert 'data-state="failed"' in ended and 'data-clear-after="10000"' in ended
+    assert f'data-state="{SyncStatus.FAILED.slug}"' in ended and 'data-clear-after="10000"' in ended
     assert 'hx-swap-oob="beforeend:#toasts"' in ended and 'href="/sync/runs/job1"' in ended
     assert "&lt;b&gt;bad token&lt;/b&gt;" in ended and "<b>" not in ended
     assert " disabled" not in ended.split('id="sync-btn-JIRA"')[1].split(">")[0]
@@ -125,7 +125,8 @@ def test_an_event_published_while_the_snapshot_is_taken_is_not_lost(app, client,
         got = _until(_frames(response), "SyncStatusUpdated")
     finally:
         response.close()
-    assert json.loads(next(f for f in got if f.get("event") == "SyncStatusUpdated")["data"])["status"] == 1
+    event = json.loads(next(f for f in got if f.get("event") == "SyncStatusUpdated")["data"])
+    assert event["status"] == SyncStatus.COMPLETED
 
 
 def test_each_event_is_rendered_once_for_many_clients(app, monkeypatch):

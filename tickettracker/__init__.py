@@ -16,6 +16,7 @@ from tickettracker.store.extensions import db, init_redis, migrate
 from tickettracker.sync.jobs import AFTER_SYNC_HOOKS
 from tickettracker.web.auth import init_auth
 from tickettracker.web.security import init_security
+from tickettracker.web.templating import init_templating
 from tickettracker.web.views import register_blueprints
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     init_security(app)
     init_auth(app)
+    init_templating(app)
 
     register_blueprints(app)
 

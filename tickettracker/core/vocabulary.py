@@ -25,8 +25,28 @@ class SyncStatus(enum.IntEnum):
 
     @property
     def label(self) -> str:
-        """Return the display name."""
+        """Return the display name ('Running')."""
         return self.name.capitalize()
+
+    @property
+    def slug(self) -> str:
+        """Return the lower-case name ('running') used in CSS classes, data-state and URL filters."""
+        return self.name.lower()
+
+    @classmethod
+    def label_of(cls, code: int | None) -> str:
+        """Return the display name of a status code, or 'Unknown' for a code that is not one."""
+        try:
+            return cls(code).label
+        except ValueError:
+            return "Unknown"
 
 
 ACTIVE_STATUSES = (SyncStatus.RUNNING, SyncStatus.QUEUED)
+ENDED_STATUSES = (SyncStatus.COMPLETED, SyncStatus.FAILED, SyncStatus.CANCELLED)
+RUN_STATUSES = (SyncStatus.QUEUED, SyncStatus.RUNNING, *ENDED_STATUSES)  # what a run row can be, in life-cycle order
+
+
+def status_table() -> dict[str, dict[str, int | str]]:
+    """Return every status by name with its code, slug and label (the browser's copy of this vocabulary)."""
+    return {s.name: {"code": int(s), "slug": s.slug, "label": s.label} for s in SyncStatus}

@@ -16,7 +16,7 @@ from tickettracker.store.queries import BadQuery, decode_cursor, encode_cursor
 from tickettracker.store.serialize import run_json
 from tickettracker.sync import runs
 
-STATUS_NAMES = {s.label.lower(): int(s) for s in SyncStatus}
+STATUS_NAMES = {s.slug: int(s) for s in SyncStatus}
 
 
 def type_status(next_runs: Mapping[str, datetime | None]) -> dict[str, dict[str, Any]]:
