@@ -10,11 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from tickettracker.core.config import get_settings
-from tickettracker.core.vocabulary import SYNC_TYPES, SyncStatus
+from tickettracker.core.vocabulary import ENDED_STATUSES, SYNC_TYPES, SyncStatus
 from tickettracker.store.extensions import db
 from tickettracker.store.models import SyncRun, SyncSchedule
-
-ENDED = (int(SyncStatus.COMPLETED), int(SyncStatus.FAILED), int(SyncStatus.CANCELLED))
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,7 @@ def _latest(statuses: tuple[int, ...]) -> dict[str, SyncRun]:
 def freshness(now: datetime) -> dict[str, Stamp]:
     """Return a stamp per sync type: last successful run, schedule interval, staleness and why."""
     successes = _latest((int(SyncStatus.COMPLETED),))
-    last_ended = _latest(ENDED)
+    last_ended = _latest(tuple(int(s) for s in ENDED_STATUSES))
     intervals = {row.type: row.interval_minutes for row in db.session.scalars(select(SyncSchedule))}
     return {sync_type: judge(sync_type, intervals.get(sync_type, default_interval(sync_type)),
                              successes.get(sync_type), last_ended.get(sync_type), now)

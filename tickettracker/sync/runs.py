@@ -10,12 +10,11 @@ from typing import Any
 from sqlalchemy import and_, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from tickettracker.core.vocabulary import ACTIVE_STATUSES, SYNC_TYPES, SyncStatus
+from tickettracker.core.vocabulary import ACTIVE_STATUSES, ENDED_STATUSES, SYNC_TYPES, SyncStatus
 from tickettracker.store.extensions import db
 from tickettracker.store.models import SyncLog, SyncRun
 
 TRIGGERS = ("manual", "scheduled", "retry")
-TERMINAL = (SyncStatus.COMPLETED, SyncStatus.FAILED, SyncStatus.CANCELLED)
 
 
 class UnknownSyncType(ValueError):
@@ -186,7 +185,7 @@ def last_runs() -> dict[str, dict[str, SyncRun | None]]:
     out: dict[str, dict[str, SyncRun | None]] = {}
     for sync_type in SYNC_TYPES:
         base = select(SyncRun).where(SyncRun.type == sync_type)
-        finished = base.where(SyncRun.status.in_([int(s) for s in TERMINAL]))
+        finished = base.where(SyncRun.status.in_([int(s) for s in ENDED_STATUSES]))
         out[sync_type] = {
             "active": active_run(sync_type),
             "last": db.session.scalars(finished.order_by(SyncRun.finished_at.desc()).limit(1)).first(),
