@@ -37,12 +37,6 @@ class Stamp:
         return asdict(self)
 
 
-def default_interval(sync_type: str) -> int:
-    """Return the settings' schedule interval in minutes for a sync type."""
-    settings = get_settings()
-    return settings.sync_interval_jira if sync_type == "JIRA" else settings.sync_interval_incidents
-
-
 def _latest(statuses: tuple[int, ...]) -> dict[str, SyncRun]:
     ended = func.coalesce(SyncRun.finished_at, SyncRun.queued_at)
     stmt = (select(SyncRun).where(SyncRun.status.in_(statuses))
@@ -55,7 +49,8 @@ def freshness(now: datetime) -> dict[str, Stamp]:
     successes = _latest((int(SyncStatus.COMPLETED),))
     last_ended = _latest(tuple(int(s) for s in ENDED_STATUSES))
     intervals = {row.type: row.interval_minutes for row in db.session.scalars(select(SyncSchedule))}
-    return {sync_type: judge(sync_type, intervals.get(sync_type, default_interval(sync_type)),
+    settings = get_settings()
+    return {sync_type: judge(sync_type, intervals.get(sync_type, settings.sync_interval(sync_type)),
                              successes.get(sync_type), last_ended.get(sync_type), now)
             for sync_type in SYNC_TYPES}
 

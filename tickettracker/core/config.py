@@ -11,6 +11,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, current_app
 
+from tickettracker.core.vocabulary import AT_RISK
+
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names it."""
@@ -182,6 +184,13 @@ class Settings:
     def heartbeat_stale_seconds(self) -> float:
         """Return how long a running sync may stay silent before its worker is declared lost."""
         return self.sync_heartbeat_seconds * 4.5
+
+    def sync_interval(self, sync_type: str) -> int:
+        """Return a sync type's configured schedule interval in minutes (0 = it does not run on its own).
+
+        The at-risk refresh counts SLA_REFRESH_SECONDS in whole minutes, at least one."""
+        return {"Incidents": self.sync_interval_incidents, "JIRA": self.sync_interval_jira,
+                AT_RISK: max(1, self.sla_refresh_seconds // 60)}[sync_type]
 
     def flask_config(self) -> dict[str, Any]:
         """Return the Flask config keys derived from these settings."""

@@ -50,16 +50,9 @@ class ScheduleSpec:
         return f"{self.every_seconds}s:{int(self.enabled)}:{TRIGGER_FUNC}"
 
 
-def default_interval(settings: Settings, sync_type: str) -> int:
-    """Return the configured default interval (minutes) of a type; 0 means off."""
-    if sync_type == AT_RISK:
-        return max(1, settings.sla_refresh_seconds // 60)
-    return settings.sync_interval_incidents if sync_type == "Incidents" else settings.sync_interval_jira
-
-
 def default_row(settings: Settings, sync_type: str) -> SyncSchedule:
     """A schedule row with the settings' defaults (the at-risk refresh also gets its seconds and horizon)."""
-    minutes = default_interval(settings, sync_type)
+    minutes = settings.sync_interval(sync_type)
     row = SyncSchedule(type=sync_type, interval_minutes=minutes or 60, enabled=minutes > 0)
     if sync_type == AT_RISK:
         seconds = settings.sla_refresh_seconds
