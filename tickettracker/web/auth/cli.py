@@ -7,16 +7,16 @@ import secrets
 import click
 from flask.cli import AppGroup
 
-from tickettracker.store.extensions import redis_client
-from tickettracker.web.auth import audit, sessions
+from tickettracker.web.auth import audit
 from tickettracker.web.auth.tokens import create_token_for, revoke_token, user_tokens
 from tickettracker.web.auth.users import (
     ROLES,
     UserError,
     create_user,
+    disable_user,
+    enable_user,
     find_user,
     list_users,
-    set_active,
     set_password,
     set_role,
 )
@@ -71,11 +71,9 @@ def set_role_command(username: str, role: str) -> None:
 def disable_command(username: str) -> None:
     """Disable a user: no sign-in, sessions ended (open event streams close), API tokens refused."""
     try:
-        user = set_active(username, False)
+        user, ended = disable_user(username, "cli")
     except UserError as exc:
         raise _fail(exc) from None
-    ended = sessions.end_all(redis_client(), user.id)
-    audit.record("user.disable", "cli", user.username)
     click.echo(f"Disabled {user.username}" + ("; Redis unreachable, open streams end within a heartbeat of "
                                               "their next check" if ended < 0 else f"; ended {ended} session(s)."))
 
@@ -85,10 +83,9 @@ def disable_command(username: str) -> None:
 def enable_command(username: str) -> None:
     """Enable a disabled user again."""
     try:
-        user = set_active(username, True)
+        user = enable_user(username, "cli")
     except UserError as exc:
         raise _fail(exc) from None
-    audit.record("user.enable", "cli", user.username)
     click.echo(f"Enabled {user.username}.")
 
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from tickettracker.store.extensions import db
+from tickettracker.store.extensions import db, redis_client
 from tickettracker.store.models import User
+from tickettracker.web.auth import audit, sessions
 
 ROLES = ("viewer", "admin")
 MIN_PASSWORD_LENGTH = 12
@@ -112,6 +113,24 @@ def set_active(username: str, active: bool) -> User:
     user = _existing(username)
     user.is_active = active
     db.session.commit()
+    return user
+
+
+def disable_user(username: str, actor: str | None) -> tuple[User, int]:
+    """Disable a user, end their sessions (open event streams close) and audit it.
+
+    Return the user and how many sessions ended, or -1 when Redis is down (PostgreSQL, which every request checks,
+    has the account disabled regardless)."""
+    user = set_active(username, False)
+    ended = sessions.end_all(redis_client(), user.id)
+    audit.record("user.disable", actor, user.username)
+    return user, ended
+
+
+def enable_user(username: str, actor: str | None) -> User:
+    """Enable a disabled user again and audit it."""
+    user = set_active(username, True)
+    audit.record("user.enable", actor, user.username)
     return user
 
 

@@ -9,13 +9,13 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from tickettracker.store import serialize
-from tickettracker.store.extensions import db, redis_client
+from tickettracker.store.extensions import db
 from tickettracker.store.models import User
-from tickettracker.web.auth import audit, sessions
+from tickettracker.web.auth import audit
 from tickettracker.web.auth.signin import BadCredentials, sign_in, sign_out
 from tickettracker.web.auth.throttle import Throttled
 from tickettracker.web.auth.tokens import create_token_for, revoke_token, user_tokens
-from tickettracker.web.auth.users import ROLES, UserError, create_user, list_users, set_active, set_role
+from tickettracker.web.auth.users import ROLES, UserError, create_user, disable_user, enable_user, list_users, set_role
 
 bp = Blueprint("auth", __name__)
 
@@ -134,10 +134,10 @@ def _apply_user_change(user: User, form) -> None:
         set_role(user.username, form["role"])
         audit.record("user.role", current_user.username, user.username, {"role": form["role"]})
     if form.get("active") in ("0", "1") and (form["active"] == "1") != user.is_active:
-        set_active(user.username, form["active"] == "1")
-        if form["active"] == "0":
-            sessions.end_all(redis_client(), user.id)
-        audit.record("user.enable" if form["active"] == "1" else "user.disable", current_user.username, user.username)
+        if form["active"] == "1":
+            enable_user(user.username, current_user.username)
+        else:
+            disable_user(user.username, current_user.username)
     flash(f"User {user.username} updated.", "info")
 
 
