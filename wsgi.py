@@ -1,5 +1,5 @@
-"""WSGI entry point for gunicorn: `gunicorn wsgi:app`."""
+"""WSGI entry point for gunicorn and the flask CLI: `gunicorn wsgi:app`, `flask --app wsgi:app ...`."""
 
-from tickettracker import create_app
+from tickettracker.runtime.services import build_app
 
-app = create_app()
+app = build_app()

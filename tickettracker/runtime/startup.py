@@ -6,15 +6,15 @@ import sys
 
 from flask import Flask
 
-from tickettracker import create_app
 from tickettracker.core.config import ConfigError
+from tickettracker.runtime.services import build_app
 from tickettracker.store.health import ServiceUnavailable, check_services
 
 
 def checked_app() -> Flask | None:
     """Build the app and check its services; print a one-line error and return None when that fails."""
     try:
-        app = create_app()
+        app = build_app()
         check_services(app)
     except (ConfigError, ServiceUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
