@@ -8,19 +8,19 @@ import os
 import signal
 import time
 
-from rq import Worker
+from flask import Flask
 
 from tickettracker.runtime.startup import checked_app
 from tickettracker.store.extensions import db, make_redis
-from tickettracker.sync import jobs
+from tickettracker.sync.jobs import AppWorker
 from tickettracker.sync.queues import QUEUE_NAMES
 
 
-def _work(redis_url: str, index: int, burst: bool) -> None:
-    """Run one RQ worker until told to stop."""
-    redis = make_redis(redis_url, socket_timeout=None)
-    worker = Worker(list(QUEUE_NAMES), connection=redis, name=f"tickettracker-{os.getpid()}-{index}",
-                    maintenance_interval=60)
+def _work(app: Flask, index: int, burst: bool) -> None:
+    """Run one RQ worker, performing every job in the app's context, until told to stop."""
+    redis = make_redis(app.config["REDIS_URL"], socket_timeout=None)
+    worker = AppWorker(list(QUEUE_NAMES), connection=redis, name=f"tickettracker-{os.getpid()}-{index}",
+                       maintenance_interval=60, app=app)
     worker.work(burst=burst, logging_level="INFO")
 
 
@@ -33,11 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     app = checked_app()
     if app is None:
         return 2
-    jobs.set_app(app)
     with app.app_context():
         db.engine.dispose()
-    context = multiprocessing.get_context("fork")
-    children = [context.Process(target=_work, args=(app.config["REDIS_URL"], i, args.burst), daemon=False)
+    context = multiprocessing.get_context("fork")  # the workers inherit the app; nothing is pickled
+    children = [context.Process(target=_work, args=(app, i, args.burst), daemon=False)
                 for i in range(max(1, args.processes))]
     for child in children:
         child.start()

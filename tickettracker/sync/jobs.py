@@ -1,12 +1,17 @@
-"""RQ job functions: thin, importable, given ids only. The worker process provides the app."""
+"""RQ job functions (thin, importable, given ids only) and AppWorker, the RQ worker that runs every one of them
+inside its app's context on a database session of their own. The worker process provides the app, once."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app, has_app_context
+from rq import Queue, Worker
+from rq.job import Job
 
 from tickettracker.connectors.base import ConfigurationError, TransientSyncError
 from tickettracker.core.vocabulary import AT_RISK, SyncStatus
@@ -18,22 +23,46 @@ from tickettracker.sync.typelock import type_lock
 
 log = logging.getLogger(__name__)
 
-_app: Flask | None = None
 # app.extensions key: callables run with the run id after every completed sync (the factory registers them)
 AFTER_SYNC_HOOKS = "tt_after_sync"
 
 
-def set_app(app: Flask) -> None:
-    """Give jobs the app the worker built (forked job processes inherit it)."""
-    global _app
-    _app = app
+@contextmanager
+def app_session(app: Flask) -> Iterator[None]:
+    """Run a block inside the app's context and end its database session afterwards, whatever happens."""
+    with app.app_context():
+        try:
+            yield
+        finally:
+            db.session.remove()
 
 
-def _get_app() -> Flask:
-    """The app set by the worker process (python worker.py); jobs never build one themselves."""
-    if _app is None:
+class AppWorker(Worker):
+    """An RQ worker that performs every job inside its app's context, with connections of the job's own."""
+
+    def __init__(self, *args: Any, app: Flask | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.app = app
+
+    def perform_job(self, job: Job, queue: Queue) -> bool:
+        """Perform one job (in the forked work horse) in the app's context, on database connections of its own."""
+        if self.app is None:
+            raise RuntimeError("an AppWorker needs the app: AppWorker(queues, app=app, ...)")
+        with app_session(self.app):
+            db.engine.dispose(close=False)  # the pool came with the fork: leave the parent's connections alone
+            return super().perform_job(job, queue)
+
+    def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
+        """End the job's session as soon as its function returned or raised, before RQ's own bookkeeping."""
+        db.session.remove()  # no transaction (and no table lock) stays open while RQ records the result
+        super().handle_execution_ended(job, queue, heartbeat_ttl)
+
+
+def _worker_app() -> Flask:
+    """Return the app the worker runs this job in; jobs never build one themselves."""
+    if not has_app_context():
         raise RuntimeError("sync jobs run in the Ticket Tracker worker (python worker.py), which provides the app")
-    return _app
+    return current_app._get_current_object()
 
 
 class RunReporter:
@@ -74,22 +103,15 @@ class _Heartbeat(threading.Thread):
         interval = self.app.extensions["tt_settings"].sync_heartbeat_seconds
         while not self.stopped.wait(interval):
             try:
-                with self.app.app_context():
+                with app_session(self.app):
                     runs.heartbeat(self.run_id)
-                    db.session.remove()
             except Exception as exc:  # noqa: BLE001 - a missed beat must not kill the sync
                 log.warning("heartbeat for %s failed: %s", self.run_id, exc)
 
 
 def run_sync_job(run_id: str) -> str:
     """Run one queued sync run to its end: Completed, Failed or Cancelled."""
-    app = _get_app()
-    with app.app_context():
-        db.engine.dispose(close=False)
-        try:
-            return _execute(app, run_id)
-        finally:
-            db.session.remove()
+    return _execute(_worker_app(), run_id)
 
 
 def _execute(app: Flask, run_id: str) -> str:
@@ -160,10 +182,6 @@ def _after_success(app: Flask, run_id: str) -> None:
 
 def scheduled_trigger(sync_type: str) -> str:
     """Start a scheduled sync of a type (one per type still holds)."""
-    app = _get_app()
-    with app.app_context():
-        try:
-            result = lifecycle.start_sync(redis_client(), sync_type, trigger="scheduled", requested_by="scheduler")
-        finally:
-            db.session.remove()
+    _worker_app()
+    result = lifecycle.start_sync(redis_client(), sync_type, trigger="scheduled", requested_by="scheduler")
     return f"{result.job_id}: {result.message}"
