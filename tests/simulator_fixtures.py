@@ -144,6 +144,30 @@ def live_ids(source: str) -> set[str]:
     return {key for key, row in cache_rows(source).items() if not row["is_deleted"] and not row["is_spam"]}
 
 
+def cache_id(vendor: Any, source: str, vendor_id: str) -> str:
+    """The cache's external id of a simulator item: Jira rows are keyed by the numeric issue id, not the key."""
+    if source != "jira":
+        return vendor_id
+    item = vendor.store.get(vendor_id)
+    return str(item.num) if item is not None else vendor_id
+
+
+def cache_ids(vendor: Any, source: str, vendor_ids: Any) -> set[str]:
+    """cache_id of every given simulator id."""
+    return {cache_id(vendor, source, vendor_id) for vendor_id in vendor_ids}
+
+
+def truth_by_cache_id(vendor: Any, source: str) -> dict[str, dict[str, Any]]:
+    """The vendor's live items keyed the way the cache keys them."""
+    truth = vendor.truth()
+    return {str(item["id"]) if source == "jira" else key: item for key, item in truth.items()}
+
+
+def jira_row(key: str) -> dict[str, Any]:
+    """The cached Jira row of an issue key."""
+    return next(row for row in cache_rows("jira").values() if row["external_key"] == key)
+
+
 def truth_fields(item: dict[str, Any]) -> dict[str, Any]:
     """The part of a vendor item a cache row must agree with."""
     fields = item.get("fields")
@@ -155,12 +179,14 @@ def truth_fields(item: dict[str, Any]) -> dict[str, Any]:
 def assert_matches_truth(sim: VendorSimulator, source: str) -> None:
     """The cache shows exactly the vendor's live items, with their latest content, and flags the rest."""
     vendor = sim.vendor(source)
-    truth = vendor.truth()
+    truth = truth_by_cache_id(vendor, source)
     rows = cache_rows(source)
     assert live_ids(source) == set(truth)
     for key, item in truth.items():
         assert truth_fields(rows[key]["raw"]) == truth_fields(item), key
-    gone = vendor.deleted_ids() | vendor.spam_ids()
+        if source == "jira":
+            assert rows[key]["external_key"] == item["key"], key
+    gone = cache_ids(vendor, source, vendor.deleted_ids() | vendor.spam_ids())
     flagged = {key for key, row in rows.items() if row["is_deleted"] or row["is_spam"]}
     assert flagged == gone & set(rows)
     if source != "jira":

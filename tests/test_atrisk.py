@@ -13,7 +13,7 @@ from tickettracker.sync.typelock import type_lock
 from vendorsim.timeutil import fw_format
 
 from . import simulator_fixtures as fx
-from .simulator_fixtures import Recorder, cache_rows, make_settings, sync
+from .simulator_fixtures import Recorder, cache_rows, jira_row, make_settings, sync
 
 app_config, ctx, sim = fx.app_config, fx.ctx, fx.sim  # fixtures used by this module
 HORIZON = timedelta(hours=4)
@@ -68,7 +68,7 @@ def test_refresh_reads_changed_at_risk_tickets_and_their_jira_issues_and_drops_c
     assert fd["5"]["priority_code"] == 4 and "everyone" in fd["5"]["subject"]
     assert fd["7"]["status_category"] == "closed"
     assert cache_rows("freshservice")["6"]["is_deleted"]
-    assert cache_rows("jira")[key]["subject"] == "Fix the payment gateway timeout"
+    assert jira_row(key)["subject"] == "Fix the payment gateway timeout"
     assert jira.request_count("/search/jql") == 1  # one batch for every linked issue
     assert sim.vendor("freshdesk").request_count("/api/v2/tickets/5") == 1
     now = datetime.now(timezone.utc)
@@ -99,8 +99,7 @@ def test_a_jira_issue_deleted_at_the_vendor_is_flagged_by_the_refresh(ctx, sim):
     jira.store.set_state(keys[1], "gone")
     outcome = refresh_at_risk(replace(settings), Recorder())
     assert outcome.status == "completed"
-    rows = cache_rows("jira")
-    assert rows[keys[1]]["is_deleted"] and not rows[keys[0]]["is_deleted"]
+    assert jira_row(keys[1])["is_deleted"] and not jira_row(keys[0])["is_deleted"]
     count = db.session.execute(text("SELECT count(*) FROM ticket_links")).scalar()
     db.session.commit()
     assert count > 0

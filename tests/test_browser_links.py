@@ -24,11 +24,11 @@ def _seed(app) -> dict[str, int]:
     mentioning a key outside the synced scope, and a plain one."""
     now = datetime.now(timezone.utc)
     with app.app_context():
-        issue = make_ticket(1, source="jira", external_id="ENG-7", kind="jira_issue", subject="Gateway timeout",
-                            status_label="In Progress", status_category="in_progress", assignee="Mia Krystof",
-                            project="ENG", updated_at=now - timedelta(days=2), due_by=None)
-        done = make_ticket(2, source="jira", external_id="ENG-8", kind="jira_issue", subject="Old fix",
-                           status_label="Done", status_category="done", project="ENG")
+        issue = make_ticket(1, source="jira", external_id="10007", external_key="ENG-7", kind="jira_issue",
+                            subject="Gateway timeout", status_label="In Progress", status_category="in_progress",
+                            assignee="Mia Krystof", project="ENG", updated_at=now - timedelta(days=2), due_by=None)
+        done = make_ticket(2, source="jira", external_id="10008", external_key="ENG-8", kind="jira_issue",
+                           subject="Old fix", status_label="Done", status_category="done", project="ENG")
         mention = make_ticket(10, subject="Checkout fails <b>now</b>", due_by=now - timedelta(hours=1),
                               priority_label="Urgent")
         pointed = make_ticket(11, source="freshservice", subject="Payments slow", due_by=now + timedelta(hours=3))

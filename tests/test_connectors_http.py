@@ -131,10 +131,12 @@ def test_adf_and_data_center_sprints_become_text():
                                           {"type": "paragraph", "content": [{"type": "text", "text": "one"}]}]}]}]}
     assert adf_text(doc).strip() == "Hi\n- one"
     sprint = "com.atlassian.greenhopper.service.sprint.Sprint@1[id=1,rapidViewId=2,state=ACTIVE,name=ENG Sprint 3,x=y]"
-    issue = {"key": "ENG-1", "fields": {"summary": "s", "customfield_10104": [sprint], "description": "h3. wiki"}}
+    issue = {"id": "10001", "key": "ENG-1",
+             "fields": {"summary": "s", "customfield_10104": [sprint], "description": "h3. wiki"}}
     record = issue_record(issue, "https://jira.example", "customfield_10104")
     assert record.group_name == "ENG Sprint 3" and record.description_text == "h3. wiki"
     assert record.url == "https://jira.example/browse/ENG-1" and record.status_category == "todo"
+    assert (record.external_id, record.external_key) == ("10001", "ENG-1")
 
 
 def test_pacing_spaces_requests_to_the_share_of_a_known_window():

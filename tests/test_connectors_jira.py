@@ -19,8 +19,10 @@ from . import simulator_fixtures as fx
 from .simulator_fixtures import (
     Recorder,
     assert_matches_truth,
+    cache_ids,
     cache_rows,
     cursor_rows,
+    jira_row,
     make_settings,
     sync,
 )
@@ -65,7 +67,7 @@ def test_a_bad_token_is_caught_even_when_search_answers_200(ctx, sim):
 def test_the_census_runs_every_n_syncs_and_flags_deleted_issues(ctx, sim):
     settings = make_settings(ctx, jira_census_every=3)
     sync(settings, "jira")
-    gone = sim.vendor("jira").mutate(4, seed=3, kinds=("delete",))
+    gone = cache_ids(sim.vendor("jira"), "jira", sim.vendor("jira").mutate(4, seed=3, kinds=("delete",)))
     sync(settings, "jira")
     assert not any(cache_rows("jira")[key]["is_deleted"] for key in gone)
     assert cursor_rows()[0][2]["runs_since_census"] == 2
@@ -79,11 +81,11 @@ def test_the_census_runs_every_n_syncs_and_flags_deleted_issues(ctx, sim):
 def test_a_full_sync_always_takes_a_census_and_refetches_what_the_cache_lost(ctx, sim):
     settings = make_settings(ctx, jira_census_every=1000)
     sync(settings, "jira")
-    db.session.execute(text("DELETE FROM tickets WHERE external_id IN ('OPS-1', 'ENG-2')"))
-    db.session.execute(text("UPDATE tickets SET is_deleted = true WHERE external_id = 'SEC-1'"))
+    db.session.execute(text("DELETE FROM tickets WHERE external_key IN ('OPS-1', 'ENG-2')"))
+    db.session.execute(text("UPDATE tickets SET is_deleted = true WHERE external_key = 'SEC-1'"))
     db.session.commit()
     sync(settings, "jira")
-    assert "OPS-1" not in cache_rows("jira")
+    assert "OPS-1" not in {row["external_key"] for row in cache_rows("jira").values()}
     sync(settings, "jira", full=True)
     assert_matches_truth(sim, "jira")
 
@@ -106,7 +108,7 @@ def test_the_users_timezone_does_not_lose_updates(ctx, sim):
     sim.vendor("jira").mutate(12, seed=4)
     sync(settings, "jira")
     assert_matches_truth(sim, "jira")
-    row = cache_rows("jira")["OPS-1"]
+    row = jira_row("OPS-1")
     assert row["updated_at"].utcoffset() == timedelta(0)
 
 

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from tests.live import wait_until
+from tests.simulator_fixtures import truth_by_cache_id
 from tickettracker.core.vocabulary import ENDED_STATUSES, SyncStatus
 from tickettracker.store.extensions import db
 from tickettracker.store.models import SyncRun, Ticket
@@ -74,7 +75,7 @@ def test_two_types_run_at_once_and_fill_the_cache(app, processes, simulator):
         run = _wait_terminal(app, job_id)
         assert run.status == SyncStatus.COMPLETED, run.error
     for source in ("freshservice", "freshdesk", "jira"):
-        assert _cache_keys(app, source) == set(simulator.vendor(source).truth())
+        assert _cache_keys(app, source) == set(truth_by_cache_id(simulator.vendor(source), source))
     status = http.get(f"{base}/api/sync/status", timeout=10).json()["types"]
     assert status["JIRA"]["last"]["jobId"] == second and status["JIRA"]["status"] == SyncStatus.IDLE
 
@@ -121,7 +122,7 @@ def test_kill_9_of_the_worker_mid_sync_is_recovered(app, processes, simulator, a
     retry = wait_until(lambda: _retry_of(app, job_id), timeout=30, what="the retry run")
     done = _wait_terminal(app, retry.id, timeout=180)
     assert done.status == SyncStatus.COMPLETED, done.error
-    assert _cache_keys(app, "jira") == set(simulator.vendor("jira").truth())
+    assert _cache_keys(app, "jira") == set(truth_by_cache_id(simulator.vendor("jira"), "jira"))
 
 
 def _retry_of(app, job_id: str) -> SyncRun | None:
@@ -156,4 +157,4 @@ def test_transient_vendor_failure_is_retried_with_attempts_recorded(app, process
     retry = wait_until(lambda: _retry_of(app, job_id), timeout=30, what="the automatic retry")
     done = _wait_terminal(app, retry.id)
     assert done.status == SyncStatus.COMPLETED and done.attempt == 2 and done.trigger == "retry"
-    assert _cache_keys(app, "jira") == set(simulator.vendor("jira").truth())
+    assert _cache_keys(app, "jira") == set(truth_by_cache_id(simulator.vendor("jira"), "jira"))

@@ -20,9 +20,10 @@ KEY = re.compile(r"\b(OPS|ENG|SEC)-(\d+)\b")
 
 
 def _links(source: str | None = None) -> set[tuple[str, str, str, str, str]]:
-    """(item source, item external id, target source, target ref, found in) of every stored link."""
+    """(item source, item reference (a Jira key), target source, target ref, found in) of every stored link."""
     rows = db.session.execute(text(
-        "SELECT t.source, t.external_id, k.target_source, k.target_ref, k.found_in FROM ticket_links k "
+        "SELECT t.source, coalesce(t.external_key, t.external_id), k.target_source, k.target_ref, k.found_in "
+        "FROM ticket_links k "
         "JOIN tickets t ON t.id = k.ticket_id WHERE CAST(:s AS text) IS NULL OR t.source = :s"), {"s": source}).all()
     db.session.commit()
     return {tuple(row) for row in rows}

@@ -39,7 +39,7 @@ class TicketRecord:
     """One vendor item mapped onto the columns of the `tickets` cache table."""
 
     source: str
-    external_id: str
+    external_id: str  # the vendor's stable id (Jira: the numeric issue id, which survives moves and renames)
     kind: str
     subject: str = ""
     description_text: str | None = None
@@ -67,6 +67,7 @@ class TicketRecord:
     raw: dict[str, Any] = field(default_factory=dict)
     is_deleted: bool = False
     is_spam: bool = False
+    external_key: str | None = None  # what people call the item when it differs from the id (a Jira issue key)
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,8 @@ class JiraConnector:
     exact millisecond), so issues updated while we page cannot shift unread ones out of view; the page token
     (or startAt) is only followed through a run of issues sharing one millisecond. Epoch-ms bounds avoid the
     user-timezone trap of JQL date literals. Deleted issues leave no trace, so `census` lists every id.
+    Records are keyed by the numeric issue id: a move to another project (or a renamed project) changes the
+    key, never the id.
     """
 
     source = "jira"
@@ -190,9 +192,9 @@ class JiraConnector:
         return [*BASE_FIELDS, self.sprint_field, *self.link_fields]
 
     def _records(self, issues: Iterable[dict[str, Any]]) -> list[TicketRecord]:
-        """Map issues that carry a key."""
+        """Map issues that carry an id and a key."""
         return [issue_record(issue, self.config.base_url, self.sprint_field) for issue in issues
-                if isinstance(issue, dict) and issue.get("key")]
+                if isinstance(issue, dict) and issue.get("key") and str(issue.get("id", "")).isdigit()]
 
     def _search(self, jql: str, cursor: str | int | None, fields: list[str], size: int,
                 tolerate_400: bool = False) -> SearchPage:
@@ -218,16 +220,16 @@ class JiraConnector:
         return SearchPage(issues, start + len(issues) if more else None, total - start)
 
     def census(self) -> set[str]:
-        """Every issue key in scope, by keyset on id (robust to issues vanishing while we page)."""
-        keys: set[str] = set()
+        """Every issue id in scope, by keyset on id (robust to issues vanishing while we page)."""
+        ids: set[str] = set()
         last_id, size = 0, 5000 if self.cloud else 100
         while True:
             page = self._search(self._scope(f"id > {last_id} ORDER BY id ASC"), None, ["key"], size)
-            ids = [int(i["id"]) for i in page.issues if str(i.get("id", "")).isdigit()]
-            keys.update(str(i["key"]) for i in page.issues if i.get("key"))
-            if page.next_cursor is None or not ids:
-                return keys
-            last_id = max(ids)
+            numbers = [int(i["id"]) for i in page.issues if str(i.get("id", "")).isdigit()]
+            ids.update(str(number) for number in numbers)
+            if page.next_cursor is None or not numbers:
+                return ids
+            last_id = max(numbers)
 
     def remote_links(self, issue: str) -> list[dict[str, Any]]:
         """The issue's remote links (GET {api}/issue/{idOrKey}/remotelink); none when it is gone or hidden."""
@@ -275,10 +277,10 @@ class JiraConnector:
         return found[0] if found else None
 
     def fetch(self, external_ids: Iterable[str]) -> Iterator[list[TicketRecord]]:
-        """Full records for the given keys, fifty per query."""
-        keys = sorted(set(external_ids))
-        for start in range(0, len(keys), FETCH_CHUNK):
-            chunk = ", ".join(f'"{key}"' for key in keys[start:start + FETCH_CHUNK])
-            # a key deleted since the census makes Jira answer 400; the next census tries again
-            page = self._search(f"key in ({chunk}) ORDER BY key ASC", None, self._fields(), FETCH_CHUNK, True)
+        """Full records for the given issue ids, fifty per query."""
+        wanted = sorted({i for i in external_ids if i.isdigit()}, key=int)
+        for start in range(0, len(wanted), FETCH_CHUNK):
+            chunk = ", ".join(wanted[start:start + FETCH_CHUNK])
+            # an issue deleted since the census makes Jira answer 400; the next census tries again
+            page = self._search(f"id in ({chunk}) ORDER BY id ASC", None, self._fields(), FETCH_CHUNK, True)
             yield self._records(page.issues)

@@ -70,7 +70,8 @@ def issue_record(issue: dict[str, Any], base_url: str, sprint_field: str) -> Tic
     key = str(issue["key"])
     custom = {"issue_type": _name(fields.get("issuetype"), "name"), "sprints": [s["name"] for s in sprints]}
     return TicketRecord(
-        source="jira", external_id=key, kind="jira_issue", subject=str(fields.get("summary") or ""),
+        source="jira", external_id=str(issue["id"]), external_key=key, kind="jira_issue",
+        subject=str(fields.get("summary") or ""),
         description_text=plain_description(fields.get("description")),
         status_code=_name(status, "id"), status_label=_name(status, "name"), status_category=jira_category(status),
         priority_code=small_int((priority or {}).get("id") if isinstance(priority, dict) else None),

@@ -1,8 +1,8 @@
 """Read side of the ticket links: what a ticket waits on, which incidents a Jira issue holds up, the filter clause.
 
 A link found from either side counts: a ticket that mentions a Jira key, or a Jira issue that points at the ticket.
-Jira keys resolve to cached issues at read time, so a key no cached issue has is shown as outside the synced scope
-(key only; pages never ask the vendor).
+Jira keys resolve to cached issues (by their current key, external_key) at read time, so a key no cached issue has
+is shown as outside the synced scope (key only; pages never ask the vendor).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def waiting_clause() -> ColumnElement[bool]:
     """Match open helpdesk tickets linked (either way) to a Jira issue that is not done: waiting on development."""
     jira = aliased(Ticket)
     mentions = exists().where(TicketLink.ticket_id == Ticket.id, TicketLink.target_source == "jira",
-                              jira.external_id == TicketLink.target_ref, _open_jira(jira))
+                              jira.external_key == TicketLink.target_ref, _open_jira(jira))
     pointed = exists().where(TicketLink.target_source == Ticket.source, TicketLink.target_ref == Ticket.external_id,
                              TicketLink.ticket_id == jira.id, _open_jira(jira))
     return and_(Ticket.source.in_(HELPDESKS), Ticket.status_category.in_(HELPDESK_OPEN), or_(mentions, pointed))
@@ -54,13 +54,13 @@ def jira_links(ticket: Ticket) -> list[JiraLink]:
         .where(TicketLink.target_source == ticket.source, TicketLink.target_ref == ticket.external_id,
                Ticket.source == "jira")).all()
     keys = {ref for ref, _ in mentioned}
-    cached = {t.external_id: t for t in db.session.scalars(select(Ticket).where(
-        Ticket.source == "jira", Ticket.external_id.in_(keys)))} if keys else {}
+    cached = {t.external_key: t for t in db.session.scalars(select(Ticket).where(
+        Ticket.source == "jira", Ticket.external_key.in_(keys)))} if keys else {}
     found: dict[str, tuple[Ticket | None, set[str]]] = {}
     for ref, where in mentioned:
         found.setdefault(ref, (cached.get(ref), set()))[1].add(where)
     for issue, where in pointing:
-        found.setdefault(issue.external_id, (issue, set()))[1].add(where)
+        found.setdefault(issue.reference, (issue, set()))[1].add(where)
     links = [JiraLink(key, issue, tuple(sorted(places))) for key, (issue, places) in found.items()]
     return sorted(links, key=lambda link: (link.issue is None, link.issue is not None and link.issue.is_deleted,
                                            link.key))
@@ -69,7 +69,7 @@ def jira_links(ticket: Ticket) -> list[JiraLink]:
 def linked_incidents(issue: Ticket) -> list[Ticket]:
     """The helpdesk tickets linked to a Jira issue in either direction, open ones first, then by due time."""
     mention = select(TicketLink.ticket_id).where(TicketLink.target_source == "jira",
-                                                  TicketLink.target_ref == issue.external_id)
+                                                  TicketLink.target_ref == issue.reference)
     pointed = select(TicketLink.target_source, TicketLink.target_ref).where(TicketLink.ticket_id == issue.id)
     targets = [(source, ref) for source, ref in db.session.execute(pointed) if source in HELPDESKS]
     by_pointer = [and_(Ticket.source == source, Ticket.external_id == ref) for source, ref in targets]

@@ -61,6 +61,14 @@ class Ticket(db.Model):
     is_deleted: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     is_spam: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    # external_id is the vendor's stable id (Jira: the numeric issue id); external_key is the name people use when
+    # it differs (the Jira issue key, which changes when an issue moves or its project is renamed).
+    external_key: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def reference(self) -> str:
+        """What pages show to name the item: the Jira issue key, else the vendor's ticket id."""
+        return self.external_key or self.external_id
 
     __table_args__ = (
         UniqueConstraint("source", "external_id", name="uq_tickets_source_external_id"),
@@ -85,6 +93,7 @@ class Ticket(db.Model):
               postgresql_include=["source", "created_at", "updated_at"],
               postgresql_where=text("NOT is_deleted AND NOT is_spam")),
         Index("ix_tickets_group_name", "group_name"),
+        Index("ix_tickets_jira_key", "external_key", postgresql_where=text("source = 'jira'")),  # links name keys
         # Keyset list orders of the tracker pages (migration 0004); expressions match queries.SORTS.
         Index("ix_tickets_list_updated", text("coalesce(updated_at, '0001-01-01 00:00:00+00'::timestamptz) DESC"),
               text("id DESC"), postgresql_where=text("NOT is_deleted AND NOT is_spam")),

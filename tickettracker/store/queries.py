@@ -147,7 +147,8 @@ def _filter_clauses(query: TicketQuery, now: datetime) -> list[ColumnElement[boo
         clauses.append(overdue_clause(now))
     if "q" in f:
         pattern = "%" + f["q"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        clauses.append(or_(Ticket.subject.ilike(pattern, escape="\\"), Ticket.external_id.ilike(pattern, escape="\\")))
+        clauses.append(or_(Ticket.subject.ilike(pattern, escape="\\"), Ticket.external_id.ilike(pattern, escape="\\"),
+                           Ticket.external_key.ilike(pattern, escape="\\")))
     return clauses + cockpit_clauses(f, now)
 
 

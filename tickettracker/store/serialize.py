@@ -44,8 +44,8 @@ def log_line_json(line: SyncLog) -> dict[str, Any]:
 def ticket_json(ticket: Ticket) -> dict[str, Any]:
     """Return a cached item (without the raw vendor payload)."""
     return {
-        "id": ticket.id, "source": ticket.source, "externalId": ticket.external_id, "kind": ticket.kind,
-        "subject": ticket.subject, "status": ticket.status_label, "statusCode": ticket.status_code,
+        "id": ticket.id, "source": ticket.source, "externalId": ticket.external_id, "key": ticket.reference,
+        "kind": ticket.kind, "subject": ticket.subject, "status": ticket.status_label, "statusCode": ticket.status_code,
         "statusCategory": ticket.status_category, "priority": ticket.priority_label,
         "priorityCode": ticket.priority_code, "requester": ticket.requester, "assignee": ticket.assignee,
         "group": ticket.group_name, "project": ticket.project, "workspace": ticket.workspace,

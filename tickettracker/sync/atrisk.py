@@ -70,9 +70,9 @@ def linked_jira(ticket_ids: Sequence[int], limit: int) -> dict[str, str]:
                                                     TicketLink.target_source == "jira")
     pointing = (select(TicketLink.ticket_id).join(helpdesk, and_(TicketLink.target_source == helpdesk.c.source,
                                                                  TicketLink.target_ref == helpdesk.c.external_id)))
-    stmt = (select(Ticket.raw["id"].astext, Ticket.external_id)
+    stmt = (select(Ticket.external_id, Ticket.external_key)
             .where(Ticket.source == "jira", ~Ticket.is_deleted,
-                   or_(Ticket.external_id.in_(mentioned), Ticket.id.in_(pointing))).limit(limit))
+                   or_(Ticket.external_key.in_(mentioned), Ticket.id.in_(pointing))).limit(limit))
     found = {str(ident): key for ident, key in db.session.execute(stmt) if ident}
     db.session.commit()
     return found
@@ -162,7 +162,7 @@ class _Refresh:
                 issue = connector.issue(ident)
                 record = connector.record(issue) if issue else None
                 if record is None:
-                    self.counts.deleted += mark_deleted("jira", [issues[ident]])
+                    self.counts.deleted += mark_deleted("jira", [ident])
                 else:
                     self.add(write_page("jira", [record], None, self.scope), 1)
             self.progress(f"Jira: {self.counts.fetched} at-risk items read")

@@ -22,7 +22,8 @@ from tickettracker.sync.links import LinkScope, write_page_links
 COLUMNS = ("source", "external_id", "kind", "subject", "description_text", "status_code", "status_label",
            "status_category", "priority_code", "priority_label", "channel", "requester", "assignee", "group_name",
            "project", "workspace", "created_at", "updated_at", "due_by", "fr_due_by", "first_responded_at",
-           "resolved_at", "is_escalated", "tags", "url", "custom_fields", "raw", "is_deleted", "is_spam")
+           "resolved_at", "is_escalated", "tags", "url", "custom_fields", "raw", "is_deleted", "is_spam",
+           "external_key")
 CONTENT = COLUMNS[2:]
 _COLS = ", ".join(COLUMNS)
 _SET = ", ".join(f"{c} = EXCLUDED.{c}" for c in CONTENT)
