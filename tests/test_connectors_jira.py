@@ -97,7 +97,9 @@ def test_an_empty_census_does_not_flag_the_whole_cache(ctx, sim):
     empty = replace(settings, vendors=replace(settings.vendors, jira_jql='labels = "no-such-label"'))
     sync(empty, "jira", recorder)
     assert not any(row["is_deleted"] for row in cache_rows("jira").values())
-    assert any("census found no issues" in message for _, message in recorder.logs)
+    assert any("census listed no issue at all" in message for _, message in recorder.logs)
+    jira = sim.vendor("jira")
+    assert jira.request_count("/issue/") == jira.request_count("/remotelink")  # no look-up per cached issue
 
 
 @pytest.mark.parametrize("sim", [{"jira_timezone": "America/Los_Angeles"}, {"jira_timezone": "Asia/Kolkata"}],

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from tickettracker.connectors.base import Checkpoint, TicketRecord
 from tickettracker.store.extensions import db
-from tickettracker.sync.ingest import census_diff, dedupe, load_cursor, mark_deleted, write_page
+from tickettracker.sync.ingest import census_diff, dedupe, load_cursor, mark_deleted, mark_hidden, write_page
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -80,12 +80,20 @@ def test_text_with_nul_characters_and_unicode_is_stored(ctx):
 
 
 def test_census_diff_and_mark_deleted(ctx):
-    write_page("freshdesk", [record(1), record(2), record(3, is_deleted=True)], None)
+    write_page("freshdesk", [record(1, project="P"), record(2), record(3, is_deleted=True),
+                             record(5, raw={"fields": {"project": {"id": "10001"}}})], None)
     missing, refetch = census_diff("freshdesk", ["2", "3", "4"])
-    assert (missing, refetch) == (["1"], ["3", "4"])
-    assert mark_deleted("freshdesk", missing, Checkpoint({"runs": 0})) == 1
-    assert mark_deleted("freshdesk", missing) == 0
+    assert (missing, refetch) == ({"1": "P", "5": "10001"}, ["3", "4"])
+    assert mark_deleted("freshdesk", ["1"], Checkpoint({"runs": 0})) == 1
+    assert mark_deleted("freshdesk", ["1"]) == 0
     assert load_cursor("freshdesk")[1] == {"runs": 0}
+    assert mark_hidden("freshdesk", ["5"], "not_visible") == 1
+    assert db.session.execute(text("SELECT external_id, is_deleted, hidden_reason FROM tickets "
+                                   "WHERE external_id IN ('1', '5') ORDER BY 1")).all() == [
+        ("1", True, None), ("5", True, "not_visible")]
+    write_page("freshdesk", [record(5)], None)  # seen again: live, and the reason is gone
+    assert db.session.execute(text("SELECT is_deleted, hidden_reason FROM tickets WHERE external_id = '5'")).one() \
+        == (False, None)
 
 
 def test_every_column_round_trips_through_the_binary_copy(ctx):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Iterator, Protocol, runtime_checkable
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, TypeVar, runtime_checkable
+
+T = TypeVar("T")
 
 
 class SyncError(Exception):
@@ -88,6 +90,42 @@ class Page:
     percent: int | None = None
 
 
+@dataclass(frozen=True)
+class Recheck:
+    """What a direct look-up found for an item the census no longer lists.
+
+    state: "live" (still there and in scope: record holds it), "deleted" (the vendor says it does not exist),
+    "not_visible" (the account can no longer see it: not a deletion) or "out_of_scope" (it exists, but outside
+    the configured projects or filter).
+    """
+
+    external_id: str
+    state: str
+    record: TicketRecord | None = None
+
+
+class RunWarnings:
+    """Warnings worth a line in the run's outcome (retries are not): each is logged at once and kept."""
+
+    def __init__(self, log: Callable[[str, str], None] | None = None) -> None:
+        """Start empty; log receives (level, message)."""
+        self.items: list[str] = []
+        self.log = log or (lambda level, message: None)
+
+    def __call__(self, message: str) -> None:
+        """Log a warning and keep it for the outcome."""
+        self.items.append(message)
+        self.log("warning", message)
+
+    def auxiliary(self, what: str, call: Callable[[], T], default: T) -> T:
+        """Run an auxiliary vendor call; a failure becomes a warning and the default, never a failed sync."""
+        try:
+            return call()
+        except SyncError as error:
+            self(f"{what} failed: {error} The sync goes on without it and tries again next run.")
+            return default
+
+
 @dataclass
 class HttpStats:
     """Request counters shared between a connector's HTTP client and the sync."""
@@ -105,6 +143,7 @@ class Connector(Protocol):
     source: str
     label: str
     stats: HttpStats
+    warnings: RunWarnings
 
     def pages(self, state: dict[str, Any], watermark: datetime | None, full: bool) -> Iterator[Page]:
         """Yield pages from the stored cursor (or from the beginning when full)."""
@@ -122,3 +161,7 @@ class CensusConnector(Connector, Protocol):
 
     def fetch(self, external_ids: Iterable[str]) -> Iterator[list[TicketRecord]]:
         """Yield full records for the given ids (those that still exist)."""
+
+    def recheck(self, missing: Mapping[str, str | None], look_up: bool = True) -> Iterator[Recheck]:
+        """Say what became of each id the census no longer lists (with its cached project); look_up=False
+        settles only what needs no call per item."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Iterator
 
-from tickettracker.connectors.base import Checkpoint, ConfigurationError, HttpStats, Page
+from tickettracker.connectors.base import Checkpoint, ConfigurationError, HttpStats, Page, RunWarnings
 from tickettracker.connectors.freshworks import (
     Directory,
     FreshworksConfig,
@@ -16,7 +16,6 @@ from tickettracker.connectors.freshworks import (
     max_updated,
     min_bookmark,
     start_point,
-    status_labels,
     ticket_record,
 )
 from tickettracker.connectors.http import HttpPolicy, LogFn, SleepFn, VendorResponse, clean_text
@@ -46,6 +45,7 @@ class FreshdeskConnector(FreshworksConnectorBase):
         self.stats = stats or HttpStats()
         self.statuses: dict[int, str] = {}
         self.directory: Directory | None = None
+        self.warnings = RunWarnings(log)
         self.client = make_client(self.label, "FRESHDESK", config, self.stats, log, sleep)
 
     @classmethod
@@ -58,7 +58,7 @@ class FreshdeskConnector(FreshworksConnectorBase):
 
     def pages(self, state: dict[str, Any], watermark: datetime | None, full: bool) -> Iterator[Page]:
         """Yield every pass's pages; each checkpoint carries the whole updated state."""
-        self.statuses = status_labels(self.client, self.status_path)
+        self.statuses = self._status_names()
         self.directory = None  # re-read once per run: agents and groups change between runs
         work = copy_state(state)
         bookmarks = work.setdefault("bookmarks", {})

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Iterator
 
-from tickettracker.connectors.base import Checkpoint, HttpStats, Page
+from tickettracker.connectors.base import Checkpoint, HttpStats, Page, RunWarnings
 from tickettracker.connectors.freshworks import (
     Directory,
     FreshworksConfig,
@@ -17,7 +17,6 @@ from tickettracker.connectors.freshworks import (
     max_updated,
     min_bookmark,
     start_point,
-    status_labels,
     ticket_record,
 )
 from tickettracker.connectors.http import HttpPolicy, LogFn, SleepFn, VendorResponse
@@ -70,6 +69,7 @@ class FreshserviceConnector(FreshworksConnectorBase):
         self.stats = stats or HttpStats()
         self.statuses: dict[int, str] = {}
         self.directory: Directory | None = None
+        self.warnings = RunWarnings(log)
         self.client = make_client(self.label, "FRESHSERVICE", config, self.stats, log, sleep)
 
     @classmethod
@@ -83,7 +83,7 @@ class FreshserviceConnector(FreshworksConnectorBase):
 
     def pages(self, state: dict[str, Any], watermark: datetime | None, full: bool) -> Iterator[Page]:
         """Yield the pages of every workspace's round."""
-        self.statuses = status_labels(self.client, self.status_path)
+        self.statuses = self._status_names()
         self.directory = None  # re-read once per run: agents and groups change between runs
         work = copy_state(state)
         work.setdefault("bookmarks", {})

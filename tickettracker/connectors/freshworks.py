@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from tickettracker.connectors.base import HttpStats, TicketRecord
+from tickettracker.connectors.base import HttpStats, RunWarnings, TicketRecord
 from tickettracker.connectors.http import HttpPolicy, LogFn, SleepFn, VendorClient, VendorIdentity
 from tickettracker.connectors.mapping import (
     EPOCH_START,
@@ -179,11 +179,18 @@ class FreshworksConnectorBase:
     statuses: dict[int, str]
     status_path: str
     config: FreshworksConfig
+    warnings: RunWarnings
+
+    def _status_names(self) -> dict[int, str]:
+        """The account's status names (custom statuses included); a failed read only warns."""
+        return self.warnings.auxiliary(f"{self.client.identity.label}: reading the status names",
+                                       lambda: status_labels(self.client, self.status_path), {})
 
     def _directory(self) -> Directory:
         """Agent and group names, read once per run right before the first tickets are mapped."""
         if self.directory is None:
-            self.directory = load_directory(self.client)
+            self.directory = self.warnings.auxiliary(f"{self.client.identity.label}: reading agent and group names",
+                                                     lambda: load_directory(self.client), Directory())
         return self.directory
 
     def close(self) -> None:
@@ -206,7 +213,7 @@ class FreshworksConnectorBase:
     def record(self, item: dict[str, Any]) -> TicketRecord:
         """Map one ticket of this source with the run's directory and status names."""
         if not self.statuses:
-            self.statuses = status_labels(self.client, self.status_path)
+            self.statuses = self._status_names()
         return ticket_record(item, self.source, self.config.base_url, statuses=self.statuses,
                              directory=self._directory())
 

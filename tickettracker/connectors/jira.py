@@ -11,9 +11,10 @@ from urllib.parse import quote
 
 import requests
 
-from tickettracker.connectors.base import Checkpoint, ConfigurationError, HttpStats, Page, TicketRecord
+from tickettracker.connectors.base import Checkpoint, ConfigurationError, HttpStats, Page, RunWarnings, TicketRecord
 from tickettracker.connectors.freshworks import copy_state
 from tickettracker.connectors.http import HttpPolicy, LogFn, SleepFn, VendorClient, VendorIdentity
+from tickettracker.connectors.jira_census import JiraCensusMixin
 from tickettracker.connectors.jira_records import (
     BASE_FIELDS,
     DEFAULT_SPRINT_FIELD,
@@ -26,7 +27,6 @@ from tickettracker.connectors.jira_records import (
 from tickettracker.connectors.mapping import EPOCH_START, parse_time
 
 FAILED_LOGIN = frozenset({"AUTHENTICATED_FAILED", "AUTHENTICATION_DENIED"})
-FETCH_CHUNK = 50
 HELPDESK_FIELD_NAME = re.compile(r"helpdesk|freshservice|freshdesk|service ?desk ticket", re.IGNORECASE)
 FETCH_BY_ID = 100  # the most issues a search returns per page with fields requested
 
@@ -48,11 +48,16 @@ class JiraConfig:
 
 @dataclass
 class SearchPage:
-    """One search response, flavour-neutral: issues, how to continue the same query, total if known."""
+    """One search response, flavour-neutral: issues, how to continue the same query, total if known.
+
+    status is 200, or an allowed error status whose body is in error (then there are no issues).
+    """
 
     issues: list[dict[str, Any]]
     next_cursor: str | int | None
     total: int | None
+    status: int = 200
+    error: Any = None
 
 
 def _links_to_helpdesk(field: dict[str, Any]) -> bool:
@@ -62,13 +67,14 @@ def _links_to_helpdesk(field: dict[str, Any]) -> bool:
     return bool(field.get("custom")) and kind.endswith((":url", ":textfield", ":textarea")) and named is not None
 
 
-class JiraConnector:
+class JiraConnector(JiraCensusMixin):
     """Incremental search by `updated >= <epoch ms> ORDER BY updated ASC, key ASC`, re-issued after every page.
 
     Each page restarts the query from the newest `updated` read so far (skipping keys already read at that
     exact millisecond), so issues updated while we page cannot shift unread ones out of view; the page token
     (or startAt) is only followed through a run of issues sharing one millisecond. Epoch-ms bounds avoid the
-    user-timezone trap of JQL date literals. Deleted issues leave no trace, so `census` lists every id.
+    user-timezone trap of JQL date literals. Deleted issues leave no trace, so `census` lists every id
+    (jira_census.py).
     Records are keyed by the numeric issue id: a move to another project (or a renamed project) changes the
     key, never the id.
     """
@@ -80,6 +86,7 @@ class JiraConnector:
                  sleep: SleepFn | None = None) -> None:
         """Build the client: Basic email:token on Cloud, Bearer personal access token on Data Center."""
         self.config, self.stats = config, stats or HttpStats()
+        self.warnings = RunWarnings(log)
         self.cloud = config.flavour != "datacenter"
         self.api = "/rest/api/3" if self.cloud else "/rest/api/2"
         self.sprint_field = DEFAULT_SPRINT_FIELD
@@ -123,7 +130,8 @@ class JiraConnector:
     def pages(self, state: dict[str, Any], watermark: datetime | None, full: bool) -> Iterator[Page]:
         """Check the login, find the sprint field, then page through issues updated since the bookmark."""
         self.client.get(f"{self.api}/myself")
-        self._find_sprint_field()
+        self.warnings.auxiliary("Jira: reading the field list (to find the sprint field)", self._find_sprint_field,
+                                None)
         work = copy_state(state)
         bookmark = parse_time(work.get("since")) or watermark
         since = EPOCH_START if full or bookmark is None else max(EPOCH_START, bookmark - self.config.overlap)
@@ -197,15 +205,16 @@ class JiraConnector:
                 if isinstance(issue, dict) and issue.get("key") and str(issue.get("id", "")).isdigit()]
 
     def _search(self, jql: str, cursor: str | int | None, fields: list[str], size: int,
-                tolerate_400: bool = False) -> SearchPage:
-        """One search call in the configured flavour (a tolerated 400 reads as no issues)."""
+                allow: tuple[int, ...] = ()) -> SearchPage:
+        """One search call in the configured flavour; an allowed error status comes back with no issues."""
         params: dict[str, Any] = {"jql": jql, "maxResults": size, "fields": ",".join(fields)}
-        allow = (400,) if tolerate_400 else ()
         if self.cloud:
             if cursor:
                 params["nextPageToken"] = cursor
             response = self.client.get(f"{self.api}/search/jql", params, allow=allow)
-            data = response.data if response.status == 200 and isinstance(response.data, dict) else {}
+            if response.status != 200:
+                return SearchPage([], None, None, response.status, response.data)
+            data = response.data if isinstance(response.data, dict) else {}
             issues = [i for i in data.get("issues") or [] if isinstance(i, dict)]
             token = data.get("nextPageToken")
             last = data.get("isLast", token is None) or not token
@@ -213,23 +222,13 @@ class JiraConnector:
         start = int(cursor or 0)
         params["startAt"] = start
         response = self.client.get(f"{self.api}/search", params, allow=allow)
-        data = response.data if response.status == 200 and isinstance(response.data, dict) else {}
+        if response.status != 200:
+            return SearchPage([], None, None, response.status, response.data)
+        data = response.data if isinstance(response.data, dict) else {}
         issues = [i for i in data.get("issues") or [] if isinstance(i, dict)]
         total = int(data.get("total") or 0)
         more = bool(issues) and start + len(issues) < total
         return SearchPage(issues, start + len(issues) if more else None, total - start)
-
-    def census(self) -> set[str]:
-        """Every issue id in scope, by keyset on id (robust to issues vanishing while we page)."""
-        ids: set[str] = set()
-        last_id, size = 0, 5000 if self.cloud else 100
-        while True:
-            page = self._search(self._scope(f"id > {last_id} ORDER BY id ASC"), None, ["key"], size)
-            numbers = [int(i["id"]) for i in page.issues if str(i.get("id", "")).isdigit()]
-            ids.update(str(number) for number in numbers)
-            if page.next_cursor is None or not numbers:
-                return ids
-            last_id = max(numbers)
 
     def remote_links(self, issue: str) -> list[dict[str, Any]]:
         """The issue's remote links (GET {api}/issue/{idOrKey}/remotelink); none when it is gone or hidden."""
@@ -267,20 +266,10 @@ class JiraConnector:
 
     def issue(self, issue: str) -> dict[str, Any] | None:
         """One issue with every field the sync needs, or None when it no longer exists (404)."""
-        response = self.client.get(f"{self.api}/issue/{quote(issue, safe='')}",
-                                   {"fields": ",".join(self._fields())}, allow=(403, 404))
+        response = self._get_issue(issue)
         return response.data if response.status == 200 and isinstance(response.data, dict) else None
 
     def record(self, issue: dict[str, Any]) -> TicketRecord | None:
         """Map one issue JSON to a record (None without a key)."""
         found = self._records([issue])
         return found[0] if found else None
-
-    def fetch(self, external_ids: Iterable[str]) -> Iterator[list[TicketRecord]]:
-        """Full records for the given issue ids, fifty per query."""
-        wanted = sorted({i for i in external_ids if i.isdigit()}, key=int)
-        for start in range(0, len(wanted), FETCH_CHUNK):
-            chunk = ", ".join(wanted[start:start + FETCH_CHUNK])
-            # an issue deleted since the census makes Jira answer 400; the next census tries again
-            page = self._search(f"id in ({chunk}) ORDER BY id ASC", None, self._fields(), FETCH_CHUNK, True)
-            yield self._records(page.issues)

@@ -24,6 +24,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from tickettracker.core.vocabulary import SyncStatus
 from tickettracker.store.extensions import db
 
+HIDDEN_REASONS = {
+    "not_visible": "no longer visible to the sync account (not deleted)",
+    "out_of_scope": "outside the synced projects or filter now (not deleted)",
+}
+
 
 class Ticket(db.Model):
     """One cached vendor item: a Freshservice/Freshdesk ticket or a Jira issue."""
@@ -64,11 +69,22 @@ class Ticket(db.Model):
     # external_id is the vendor's stable id (Jira: the numeric issue id); external_key is the name people use when
     # it differs (the Jira issue key, which changes when an issue moves or its project is renamed).
     external_key: Mapped[str | None] = mapped_column(Text)
+    # Set when a row left the live lists (is_deleted) although the vendor did not delete it: HIDDEN_REASONS.
+    hidden_reason: Mapped[str | None] = mapped_column(Text)
 
     @property
     def reference(self) -> str:
         """What pages show to name the item: the Jira issue key, else the vendor's ticket id."""
         return self.external_key or self.external_id
+
+    @property
+    def removal(self) -> str | None:
+        """Why the item is out of the live lists, in words; None while it is live."""
+        if self.hidden_reason:
+            return HIDDEN_REASONS.get(self.hidden_reason, self.hidden_reason)
+        if self.is_deleted:
+            return f"deleted in {self.source.capitalize()}"
+        return f"marked as spam in {self.source.capitalize()}" if self.is_spam else None
 
     __table_args__ = (
         UniqueConstraint("source", "external_id", name="uq_tickets_source_external_id"),

@@ -38,7 +38,8 @@ WITH prev AS (
     WHERE p.is_deleted OR p.is_spam
 ), up AS (
     INSERT INTO tickets ({_COLS}, synced_at) SELECT {_COLS}, now() FROM _tt_page
-    ON CONFLICT (source, external_id) DO UPDATE SET {_SET}, synced_at = now() WHERE {_DIFF}
+    ON CONFLICT (source, external_id) DO UPDATE SET {_SET}, hidden_reason = NULL, synced_at = now()
+    WHERE {_DIFF} OR tickets.hidden_reason IS NOT NULL
     RETURNING source, external_id, (xmax = 0) AS inserted, (is_deleted OR is_spam) AS gone
 )
 SELECT count(*) FILTER (WHERE up.inserted AND NOT up.gone),
@@ -213,32 +214,47 @@ def _load_present(external_ids: Iterable[str]) -> None:
         cur.execute("ANALYZE _tt_present")
 
 
-def census_diff(source: str, present: Iterable[str]) -> tuple[list[str], list[str]]:
-    """Compare a full id list with the cache: (live ids the vendor no longer shows, ids to fetch again)."""
+def census_diff(source: str, present: Iterable[str]) -> tuple[dict[str, str | None], list[str]]:
+    """Compare a full id list with the cache.
+
+    Return the live rows the vendor no longer lists (id → the project they were cached in: the project id from
+    the payload when there is one, else the project column) and the ids to fetch again (absent or not live).
+    """
     try:
         _load_present(present)
         missing = db.session.execute(text(
-            "SELECT t.external_id FROM tickets t WHERE t.source = :s AND NOT t.is_deleted AND NOT EXISTS "
+            "SELECT t.external_id, coalesce(t.raw #>> '{fields,project,id}', t.project) FROM tickets t "
+            "WHERE t.source = :s AND NOT t.is_deleted AND NOT EXISTS "
             "(SELECT 1 FROM _tt_present p WHERE p.external_id = t.external_id) ORDER BY t.external_id"),
-            {"s": source}).scalars().all()
+            {"s": source}).all()
         refetch = db.session.execute(text(
             "SELECT p.external_id FROM _tt_present p LEFT JOIN tickets t ON t.source = :s "
             "AND t.external_id = p.external_id WHERE t.id IS NULL OR t.is_deleted ORDER BY p.external_id"),
             {"s": source}).scalars().all()
     finally:
         db.session.rollback()
-    return list(missing), list(refetch)
+    return dict(missing), list(refetch)
 
 
 def mark_deleted(source: str, external_ids: Sequence[str], checkpoint: Checkpoint | None = None) -> int:
     """Flag ids as deleted (and store the cursor) in one transaction; return how many rows changed."""
+    return _mark(source, external_ids, None, checkpoint)
+
+
+def mark_hidden(source: str, external_ids: Sequence[str], reason: str) -> int:
+    """Take ids out of the live lists for a reason other than deletion (never counted as deleted)."""
+    return _mark(source, external_ids, reason, None)
+
+
+def _mark(source: str, external_ids: Sequence[str], reason: str | None, checkpoint: Checkpoint | None) -> int:
+    """Flag live rows as gone with an optional hidden_reason, and store the cursor, in one transaction."""
     try:
         changed = 0
         if external_ids:
             changed = db.session.execute(text(
-                "UPDATE tickets SET is_deleted = true, synced_at = now() "
+                "UPDATE tickets SET is_deleted = true, hidden_reason = :reason, synced_at = now() "
                 "WHERE source = :s AND external_id = ANY(:ids) AND NOT is_deleted"),
-                {"s": source, "ids": list(external_ids)}).rowcount
+                {"s": source, "ids": list(external_ids), "reason": reason}).rowcount
         if checkpoint is not None:
             save_cursor(source, checkpoint)
         db.session.commit()

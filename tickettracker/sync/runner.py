@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Callable, Protocol
 
 import psycopg
 from sqlalchemy.exc import OperationalError
@@ -20,7 +20,8 @@ from tickettracker.connectors.base import (
     TransientSyncError,
 )
 from tickettracker.core.config import Settings
-from tickettracker.sync.ingest import WriteResult, census_diff, load_cursor, mark_deleted, write_page
+from tickettracker.sync.census import maybe_census
+from tickettracker.sync.ingest import WriteResult, load_cursor, write_page
 from tickettracker.sync.links import LinkScope, read_remote_links
 
 
@@ -45,6 +46,9 @@ class SyncOutcome:
     counts: SyncCounts
     message: str
     skipped_sources: list[str] = field(default_factory=list)
+
+
+MESSAGE_LIMIT = 1500  # the run's outcome message, warnings included
 
 
 class SyncReporter(Protocol):
@@ -87,10 +91,27 @@ class _Run:
     base: SyncCounts = field(default_factory=SyncCounts)
     links: LinkScope | None = None
     remote_links_limit: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     def log(self, level: str, message: str) -> None:
         """Log through the reporter, redacted."""
         self.reporter.log(level, self.redact(message))
+
+    def warn(self, message: str) -> None:
+        """Log a warning that the run's outcome repeats (an auxiliary step failed; the sync went on)."""
+        self.warnings.append(self.redact(message))
+        self.log("warning", message)
+
+    def add(self, connector: Connector, result: WriteResult, fetched: int) -> None:
+        """Fold one page's results and the connector's HTTP counters into the totals."""
+        c, stats = self.counts, connector.stats
+        c.fetched += fetched
+        c.created += result.created
+        c.updated += result.updated
+        c.deleted += result.deleted
+        c.requests = self.base.requests + stats.requests
+        c.retries = self.base.retries + stats.retries
+        c.rate_limit_waits = self.base.rate_limit_waits + stats.rate_limit_waits
 
     def progress(self, percent: int | None, message: str) -> None:
         """Report progress scaled to this source's share of the sync, redacted."""
@@ -142,7 +163,10 @@ def _outcome(status: str, run: _Run, skipped: list[str]) -> SyncOutcome:
                f"requests {c.requests}, rate-limit waits {c.rate_limit_waits}")
     if skipped:
         message += f" ({', '.join(LABELS[s] for s in skipped)} skipped: not configured)"
-    return SyncOutcome(status, c, message, list(skipped))
+    if run.warnings:
+        count = len(run.warnings)
+        message += f". {count} warning{'s' if count > 1 else ''}: " + " ".join(run.warnings)
+    return SyncOutcome(status, c, message[:MESSAGE_LIMIT], list(skipped))
 
 
 def _sync_source(connector: Connector, run: _Run) -> bool:
@@ -154,17 +178,17 @@ def _sync_source(connector: Connector, run: _Run) -> bool:
     changed: list[str] = []  # issues read in this run, whose remote links are read after the pages
     try:
         for page in connector.pages(state, watermark, run.full):
-            _add(run, connector, write_page(connector.source, page.records, page.checkpoint, run.links),
-                 len(page.records))
+            run.add(connector, write_page(connector.source, page.records, page.checkpoint, run.links),
+                    len(page.records))
             changed.extend(record.external_id for record in page.records if hasattr(connector, "remote_links"))
             last = page.checkpoint or last
             run.progress(page.percent, f"{connector.label}: {page.label}")
             if run.reporter.cancelled():
                 return False
         if run.links is not None and changed:
-            read_remote_links(connector, changed, run.links, run.remote_links_limit, run.log)
+            _remote_links(connector, changed, run)
         if isinstance(connector, CensusConnector):
-            _maybe_census(connector, run, last)
+            maybe_census(connector, run, last)
     except SyncCancelled:
         return False
     except SyncError as error:
@@ -173,45 +197,15 @@ def _sync_source(connector: Connector, run: _Run) -> bool:
         raise TransientSyncError(f"PostgreSQL failed while syncing {connector.label} ({type(error).__name__}); "
                                  "every page committed so far is kept, retry later", source=connector.source) from None
     finally:
-        _add(run, connector, WriteResult(), 0)  # requests made after the last page count too
+        run.add(connector, WriteResult(), 0)  # requests made after the last page count too
+        run.warnings.extend(run.redact(text) for text in connector.warnings.items)
     run.progress(100, f"{connector.label}: done")
     return True
 
 
-def _add(run: _Run, connector: Connector, result: WriteResult, fetched: int) -> None:
-    """Fold one page's results and the connector's HTTP counters into the totals."""
-    c, stats = run.counts, connector.stats
-    c.fetched += fetched
-    c.created += result.created
-    c.updated += result.updated
-    c.deleted += result.deleted
-    c.requests = run.base.requests + stats.requests
-    c.retries = run.base.retries + stats.retries
-    c.rate_limit_waits = run.base.rate_limit_waits + stats.rate_limit_waits
-
-
-def _maybe_census(connector: Any, run: _Run, last: Checkpoint) -> None:
-    """Every census_every runs (and on full syncs) compare all vendor ids with the cache."""
-    state = dict(last.state)
-    runs = int(state.get("runs_since_census") or 0) + 1
-    if run.full or runs >= run.census_every:
-        _census(connector, run)
-        runs = 0
-    state["runs_since_census"] = runs
-    mark_deleted(connector.source, [], Checkpoint(state, last.watermark))
-
-
-def _census(connector: Any, run: _Run) -> None:
-    """Fetch ids the cache lacks (or thinks deleted), then flag cached ids the vendor no longer shows."""
-    run.progress(None, f"{connector.label}: checking for deleted issues (id-only census)")
-    present = connector.census()
-    missing, refetch = census_diff(connector.source, present)
-    for records in connector.fetch(refetch):
-        _add(run, connector, write_page(connector.source, records, None, run.links), len(records))
-    if not present and missing:
-        run.log("warning", f"{connector.label} census found no issues at all; not flagging {len(missing)} cached "
-                           "issues as deleted (check JIRA_PROJECTS and the account's Browse permission)")
-        return
-    run.counts.deleted += mark_deleted(connector.source, missing)
-    run.log("info", f"{connector.label} census: {len(present)} issues, {len(missing)} gone, "
-                    f"{len(refetch)} fetched again")
+def _remote_links(connector: Connector, changed: list[str], run: _Run) -> None:
+    """Read the remote links of the issues this run changed; a failure is a warning (they are read next time)."""
+    try:
+        read_remote_links(connector, changed, run.links, run.remote_links_limit, run.log)
+    except SyncError as error:
+        run.warn(f"{connector.label}: reading remote issue links failed. {error} The pages read are kept.")

@@ -1,0 +1,104 @@
+"""The census step of a sync, for sources whose deletions leave no trace (Jira).
+
+List every id the vendor shows, fetch what the cache lacks, and look up each cached id the vendor no longer lists
+before it leaves the live lists: deleted (counted), no longer visible or out of scope (shown as such, not counted).
+The census is auxiliary: when it fails, the run logs a warning, keeps its committed pages and tries again next run.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Iterable, Protocol
+
+from tickettracker.connectors.base import Checkpoint, Recheck, SyncError
+from tickettracker.sync.ingest import WriteResult, census_diff, mark_deleted, mark_hidden, write_page
+
+RECHECK_LIMIT = 500  # direct look-ups per run; the rest wait for the next run's census
+FLUSH_EVERY = 100
+STATE_WORDS = {"deleted": "deleted", "not_visible": "no longer visible", "out_of_scope": "out of scope",
+               "live": "still there"}
+
+
+class CensusRun(Protocol):
+    """What the census needs from the running sync."""
+
+    full: bool
+    census_every: int
+    counts: Any
+    links: Any
+
+    def log(self, level: str, message: str) -> None:
+        """Record a log line."""
+
+    def warn(self, message: str) -> None:
+        """Record a warning for the run's outcome."""
+
+    def progress(self, percent: int | None, message: str) -> None:
+        """Report progress."""
+
+    def add(self, connector: Any, result: WriteResult, fetched: int) -> None:
+        """Fold a write into the run's counts."""
+
+
+def maybe_census(connector: Any, run: CensusRun, last: Checkpoint) -> None:
+    """Every census_every runs (and on full syncs) take a census; a failed or unfinished one stays due."""
+    state = dict(last.state)
+    due = int(state.get("runs_since_census") or 0) + 1
+    if run.full or due >= run.census_every:
+        try:
+            finished = census(connector, run)
+        except SyncError as error:
+            run.warn(f"{connector.label}: the census could not finish. {error} The pages read so far are kept; "
+                     "the census runs again next sync.")
+            finished = False
+        due = 0 if finished else due
+    state["runs_since_census"] = due
+    mark_deleted(connector.source, [], Checkpoint(state, last.watermark))
+
+
+def census(connector: Any, run: CensusRun) -> bool:
+    """Take one census; return False when look-ups were left for the next run."""
+    run.progress(None, f"{connector.label}: checking for deleted issues (id-only census)")
+    present = connector.census()
+    missing, refetch = census_diff(connector.source, present)
+    for records in connector.fetch(refetch):
+        run.add(connector, write_page(connector.source, records, None, run.links), len(records))
+    checked = dict(list(missing.items())[:RECHECK_LIMIT])
+    if not present and missing:
+        run.warn(f"{connector.label}: the census listed no issue at all while {len(missing)} are cached; only those "
+                 "in projects the account can no longer see leave the lists, the others are kept as they are.")
+    tally = apply_rechecks(connector, run, connector.recheck(checked, look_up=bool(present)))
+    left = len(missing) - len(checked)
+    summary = ", ".join(f"{tally[state]} {STATE_WORDS[state]}" for state in STATE_WORDS if tally[state])
+    run.log("info", f"{connector.label} census: {len(present)} issues; {len(missing)} no longer listed"
+                    f"{' (' + summary + ')' if summary else ''}; {len(refetch)} fetched again"
+                    f"{f'; {left} left for the next run' if left else ''}")
+    return left == 0
+
+
+def apply_rechecks(connector: Any, run: CensusRun, rechecks: Iterable[Recheck]) -> dict[str, int]:
+    """Store what the look-ups found, a batch at a time (a failure keeps the batches already stored)."""
+    tally: dict[str, int] = defaultdict(int)
+    batch: list[Recheck] = []
+    for recheck in rechecks:
+        batch.append(recheck)
+        tally[recheck.state] += 1
+        if len(batch) >= FLUSH_EVERY:
+            _store(connector, run, batch)
+            batch = []
+    _store(connector, run, batch)
+    return tally
+
+
+def _store(connector: Any, run: CensusRun, batch: list[Recheck]) -> None:
+    """Write one batch: live records upserted, deletions counted, hidden rows flagged with their reason."""
+    by_state: dict[str, list[str]] = defaultdict(list)
+    for recheck in batch:
+        by_state[recheck.state].append(recheck.external_id)
+    records = [recheck.record for recheck in batch if recheck.state == "live" and recheck.record is not None]
+    if records:
+        run.add(connector, write_page(connector.source, records, None, run.links), len(records))
+    run.counts.deleted += mark_deleted(connector.source, by_state["deleted"])
+    for reason in ("not_visible", "out_of_scope"):
+        if by_state[reason]:
+            mark_hidden(connector.source, by_state[reason], reason)
