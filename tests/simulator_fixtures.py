@@ -106,16 +106,17 @@ def sync(settings: Settings, source: str, reporter: Recorder | None = None, full
 
 
 def cache_rows(source: str) -> dict[str, dict[str, Any]]:
-    """The cached rows of a source by external id, without surrogate id and sync time."""
-    rows = db.session.execute(text("SELECT * FROM tickets WHERE source = :s"), {"s": source}).mappings().all()
+    """The cached rows of a source's current account by external id, without surrogate id and sync time."""
+    rows = db.session.execute(text("SELECT * FROM tickets WHERE source = :s AND "
+                                   "hidden_reason IS DISTINCT FROM 'other_account'"), {"s": source}).mappings().all()
     db.session.commit()
     return {row["external_id"]: {k: v for k, v in row.items() if k not in ("id", "synced_at")} for row in rows}
 
 
 def xmins(source: str) -> dict[str, str]:
     """Row versions (xmin) by external id: unchanged rows keep theirs."""
-    rows = db.session.execute(text("SELECT external_id, xmin::text FROM tickets WHERE source = :s"),
-                              {"s": source}).all()
+    rows = db.session.execute(text("SELECT external_id, xmin::text FROM tickets WHERE source = :s "
+                                   "AND hidden_reason IS DISTINCT FROM 'other_account'"), {"s": source}).all()
     db.session.commit()
     return dict(rows)
 

@@ -136,6 +136,13 @@ class HttpStats:
     waited_seconds: float = 0.0
 
 
+def vendor_address(url: str) -> str:
+    """A vendor base URL in one canonical form (scheme and host lower-cased, no trailing slash)."""
+    scheme, _, rest = url.strip().partition("://")
+    host, slash, path = rest.partition("/")
+    return f"{scheme.lower()}://{host.lower()}{slash}{path}".rstrip("/")
+
+
 @runtime_checkable
 class Connector(Protocol):
     """A vendor source: pages of records in watermark order, with checkpoints."""
@@ -147,6 +154,9 @@ class Connector(Protocol):
 
     def pages(self, state: dict[str, Any], watermark: datetime | None, full: bool) -> Iterator[Page]:
         """Yield pages from the stored cursor (or from the beginning when full)."""
+
+    def cursor_scope(self) -> dict[str, Any]:
+        """What a cursor is only valid for: {"address": the vendor address, ...the configured scope}."""
 
     def close(self) -> None:
         """Release the HTTP session."""

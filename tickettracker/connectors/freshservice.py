@@ -81,6 +81,10 @@ class FreshserviceConnector(FreshworksConnectorBase):
                                   timedelta(seconds=settings.sync_overlap_seconds), HttpPolicy.from_settings(settings))
         return cls(config, tuple(vendors.freshservice_workspaces), log=log, sleep=sleep)
 
+    def cursor_scope(self) -> dict[str, Any]:
+        """The helpdesk address and the configured workspaces (none configured: every workspace listed)."""
+        return {**super().cursor_scope(), "workspaces": sorted(self.workspaces)}
+
     def pages(self, state: dict[str, Any], watermark: datetime | None, full: bool) -> Iterator[Page]:
         """Yield the pages of every workspace's round."""
         self.statuses = self._status_names()

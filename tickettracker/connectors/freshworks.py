@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from tickettracker.connectors.base import HttpStats, RunWarnings, TicketRecord
+from tickettracker.connectors.base import HttpStats, RunWarnings, TicketRecord, vendor_address
 from tickettracker.connectors.http import HttpPolicy, LogFn, SleepFn, VendorClient, VendorIdentity
 from tickettracker.connectors.mapping import (
     EPOCH_START,
@@ -216,6 +216,9 @@ class FreshworksConnectorBase:
             self.statuses = self._status_names()
         return ticket_record(item, self.source, self.config.base_url, statuses=self.statuses,
                              directory=self._directory())
+    def cursor_scope(self) -> dict[str, Any]:
+        """The helpdesk address (Freshservice adds its workspaces)."""
+        return {"address": vendor_address(self.client.base_url)}
 
 
 def ticket_record(item: dict[str, Any], source: str, base_url: str, *, deleted: bool = False,

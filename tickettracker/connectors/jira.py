@@ -11,7 +11,15 @@ from urllib.parse import quote
 
 import requests
 
-from tickettracker.connectors.base import Checkpoint, ConfigurationError, HttpStats, Page, RunWarnings, TicketRecord
+from tickettracker.connectors.base import (
+    Checkpoint,
+    ConfigurationError,
+    HttpStats,
+    Page,
+    RunWarnings,
+    TicketRecord,
+    vendor_address,
+)
 from tickettracker.connectors.freshworks import copy_state
 from tickettracker.connectors.http import HttpPolicy, LogFn, SleepFn, VendorClient, VendorIdentity
 from tickettracker.connectors.jira_census import JiraCensusMixin
@@ -118,6 +126,11 @@ class JiraConnector(JiraCensusMixin):
     def close(self) -> None:
         """Release the HTTP session."""
         self.client.close()
+
+    def cursor_scope(self) -> dict[str, Any]:
+        """The site, the configured projects and JQL."""
+        return {"address": vendor_address(self.config.base_url), "projects": sorted(self.config.projects),
+                "jql": self.config.jql or ""}
 
     def _guard(self, response: requests.Response) -> str | None:
         """Jira answers a bad token with 200 and empty results; the Seraph header gives it away."""

@@ -27,6 +27,7 @@ from tickettracker.store.extensions import db
 HIDDEN_REASONS = {
     "not_visible": "no longer visible to the sync account (not deleted)",
     "out_of_scope": "outside the synced projects or filter now (not deleted)",
+    "other_account": "read from an account this source is no longer connected to (not deleted)",
 }
 
 
@@ -71,6 +72,8 @@ class Ticket(db.Model):
     external_key: Mapped[str | None] = mapped_column(Text)
     # Set when a row left the live lists (is_deleted) although the vendor did not delete it: HIDDEN_REASONS.
     hidden_reason: Mapped[str | None] = mapped_column(Text)
+    # The vendor account the row was read from (a fingerprint of its address): equal ids of two accounts are two rows.
+    account: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
 
     @property
     def reference(self) -> str:
@@ -87,7 +90,7 @@ class Ticket(db.Model):
         return f"marked as spam in {self.source.capitalize()}" if self.is_spam else None
 
     __table_args__ = (
-        UniqueConstraint("source", "external_id", name="uq_tickets_source_external_id"),
+        UniqueConstraint("source", "external_id", "account", name="uq_tickets_source_external_id_account"),
         Index("ix_tickets_source_status", "source", "status_category"),
         Index("ix_tickets_open_due", "due_by",
               postgresql_where=text("status_category IN ('open','pending') AND NOT is_deleted AND NOT is_spam")),

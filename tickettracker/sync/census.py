@@ -26,6 +26,7 @@ class CensusRun(Protocol):
     census_every: int
     counts: Any
     links: Any
+    account: str
 
     def log(self, level: str, message: str) -> None:
         """Record a log line."""
@@ -53,16 +54,16 @@ def maybe_census(connector: Any, run: CensusRun, last: Checkpoint) -> None:
             finished = False
         due = 0 if finished else due
     state["runs_since_census"] = due
-    mark_deleted(connector.source, [], Checkpoint(state, last.watermark))
+    mark_deleted(connector.source, [], Checkpoint(state, last.watermark), account=run.account)
 
 
 def census(connector: Any, run: CensusRun) -> bool:
     """Take one census; return False when look-ups were left for the next run."""
     run.progress(None, f"{connector.label}: checking for deleted issues (id-only census)")
     present = connector.census()
-    missing, refetch = census_diff(connector.source, present)
+    missing, refetch = census_diff(connector.source, present, run.account)
     for records in connector.fetch(refetch):
-        run.add(connector, write_page(connector.source, records, None, run.links), len(records))
+        run.add(connector, write_page(connector.source, records, None, run.links, account=run.account), len(records))
     checked = dict(list(missing.items())[:RECHECK_LIMIT])
     if not present and missing:
         run.warn(f"{connector.label}: the census listed no issue at all while {len(missing)} are cached; only those "
@@ -97,8 +98,8 @@ def _store(connector: Any, run: CensusRun, batch: list[Recheck]) -> None:
         by_state[recheck.state].append(recheck.external_id)
     records = [recheck.record for recheck in batch if recheck.state == "live" and recheck.record is not None]
     if records:
-        run.add(connector, write_page(connector.source, records, None, run.links), len(records))
-    run.counts.deleted += mark_deleted(connector.source, by_state["deleted"])
+        run.add(connector, write_page(connector.source, records, None, run.links, account=run.account), len(records))
+    run.counts.deleted += mark_deleted(connector.source, by_state["deleted"], account=run.account)
     for reason in ("not_visible", "out_of_scope"):
         if by_state[reason]:
-            mark_hidden(connector.source, by_state[reason], reason)
+            mark_hidden(connector.source, by_state[reason], reason, account=run.account)

@@ -31,14 +31,15 @@ _DIFF = (f"({', '.join('tickets.' + c for c in CONTENT)}) IS DISTINCT FROM "
          f"({', '.join('EXCLUDED.' + c for c in CONTENT)})")
 # Only rows arriving deleted or spam can count as "deleted", so only they need their previous state: a join over
 # the whole page would make the planner hash the entire tickets table for a large batch.
+# Every row of a page belongs to the account the source's cursor is bound to (sync/accounts.py): %(account)s.
 UPSERT_SQL = f"""
 WITH prev AS (
     SELECT t.source, t.external_id, (t.is_deleted OR t.is_spam) AS was_gone
     FROM tickets t JOIN _tt_page p ON t.source = p.source AND t.external_id = p.external_id
-    WHERE p.is_deleted OR p.is_spam
+    WHERE (p.is_deleted OR p.is_spam) AND t.account = %(account)s
 ), up AS (
-    INSERT INTO tickets ({_COLS}, synced_at) SELECT {_COLS}, now() FROM _tt_page
-    ON CONFLICT (source, external_id) DO UPDATE SET {_SET}, hidden_reason = NULL, synced_at = now()
+    INSERT INTO tickets ({_COLS}, account, synced_at) SELECT {_COLS}, %(account)s, now() FROM _tt_page
+    ON CONFLICT (source, external_id, account) DO UPDATE SET {_SET}, hidden_reason = NULL, synced_at = now()
     WHERE {_DIFF} OR tickets.hidden_reason IS NOT NULL
     RETURNING source, external_id, (xmax = 0) AS inserted, (is_deleted OR is_spam) AS gone
 )
@@ -154,8 +155,8 @@ def _driver_connection() -> Any:
     return db.session.connection().connection.driver_connection
 
 
-def _upsert(records: Sequence[TicketRecord]) -> WriteResult:
-    """COPY the page (binary) into a temp table and upsert it in one statement."""
+def _upsert(records: Sequence[TicketRecord], account: str) -> WriteResult:
+    """COPY the page (binary) into a temp table and upsert it (as rows of account) in one statement."""
     raw = _driver_connection()
     with raw.cursor() as cur:
         # One staging table per connection, emptied by every commit: no catalog churn per page.
@@ -164,7 +165,7 @@ def _upsert(records: Sequence[TicketRecord]) -> WriteResult:
             copy.set_types(COPY_TYPES)
             for record in records:
                 copy.write_row(_row(record))
-        cur.execute(UPSERT_SQL)
+        cur.execute(UPSERT_SQL, {"account": account})
         created, deleted, written = cur.fetchone()
     return WriteResult(created=created, updated=written - created - deleted, deleted=deleted,
                        unchanged=len(records) - written)
@@ -177,13 +178,14 @@ def save_cursor(source: str, checkpoint: Checkpoint) -> None:
 
 
 def write_page(source: str, records: Sequence[TicketRecord], checkpoint: Checkpoint | None,
-               links: LinkScope | None = None) -> WriteResult:
-    """Upsert a page, its links (when a scope is given) and the cursor in ONE transaction; roll back all on error."""
+               links: LinkScope | None = None, *, account: str = "") -> WriteResult:
+    """Upsert a page (rows of account), its links (when a scope is given) and the cursor in ONE transaction; roll
+    back all on error."""
     batch = dedupe(records)
     try:
-        result = _upsert(batch) if batch else WriteResult()
+        result = _upsert(batch, account) if batch else WriteResult()
         if links is not None and batch:
-            write_page_links(source, batch, links)
+            write_page_links(source, batch, links, account)
         if checkpoint is not None:
             save_cursor(source, checkpoint)
         db.session.commit()
@@ -214,7 +216,7 @@ def _load_present(external_ids: Iterable[str]) -> None:
         cur.execute("ANALYZE _tt_present")
 
 
-def census_diff(source: str, present: Iterable[str]) -> tuple[dict[str, str | None], list[str]]:
+def census_diff(source: str, present: Iterable[str], account: str = "") -> tuple[dict[str, str | None], list[str]]:
     """Compare a full id list with the cache.
 
     Return the live rows the vendor no longer lists (id → the project they were cached in: the project id from
@@ -224,37 +226,39 @@ def census_diff(source: str, present: Iterable[str]) -> tuple[dict[str, str | No
         _load_present(present)
         missing = db.session.execute(text(
             "SELECT t.external_id, coalesce(t.raw #>> '{fields,project,id}', t.project) FROM tickets t "
-            "WHERE t.source = :s AND NOT t.is_deleted AND NOT EXISTS "
+            "WHERE t.source = :s AND t.account = :a AND NOT t.is_deleted AND NOT EXISTS "
             "(SELECT 1 FROM _tt_present p WHERE p.external_id = t.external_id) ORDER BY t.external_id"),
-            {"s": source}).all()
+            {"s": source, "a": account}).all()
         refetch = db.session.execute(text(
-            "SELECT p.external_id FROM _tt_present p LEFT JOIN tickets t ON t.source = :s "
+            "SELECT p.external_id FROM _tt_present p LEFT JOIN tickets t ON t.source = :s AND t.account = :a "
             "AND t.external_id = p.external_id WHERE t.id IS NULL OR t.is_deleted ORDER BY p.external_id"),
-            {"s": source}).scalars().all()
+            {"s": source, "a": account}).scalars().all()
     finally:
         db.session.rollback()
     return dict(missing), list(refetch)
 
 
-def mark_deleted(source: str, external_ids: Sequence[str], checkpoint: Checkpoint | None = None) -> int:
+def mark_deleted(source: str, external_ids: Sequence[str], checkpoint: Checkpoint | None = None, *,
+                 account: str = "") -> int:
     """Flag ids as deleted (and store the cursor) in one transaction; return how many rows changed."""
-    return _mark(source, external_ids, None, checkpoint)
+    return _mark(source, account, external_ids, None, checkpoint)
 
 
-def mark_hidden(source: str, external_ids: Sequence[str], reason: str) -> int:
+def mark_hidden(source: str, external_ids: Sequence[str], reason: str, *, account: str = "") -> int:
     """Take ids out of the live lists for a reason other than deletion (never counted as deleted)."""
-    return _mark(source, external_ids, reason, None)
+    return _mark(source, account, external_ids, reason, None)
 
 
-def _mark(source: str, external_ids: Sequence[str], reason: str | None, checkpoint: Checkpoint | None) -> int:
+def _mark(source: str, account: str, external_ids: Sequence[str], reason: str | None,
+          checkpoint: Checkpoint | None) -> int:
     """Flag live rows as gone with an optional hidden_reason, and store the cursor, in one transaction."""
     try:
         changed = 0
         if external_ids:
             changed = db.session.execute(text(
                 "UPDATE tickets SET is_deleted = true, hidden_reason = :reason, synced_at = now() "
-                "WHERE source = :s AND external_id = ANY(:ids) AND NOT is_deleted"),
-                {"s": source, "ids": list(external_ids), "reason": reason}).rowcount
+                "WHERE source = :s AND account = :a AND external_id = ANY(:ids) AND NOT is_deleted"),
+                {"s": source, "a": account, "ids": list(external_ids), "reason": reason}).rowcount
         if checkpoint is not None:
             save_cursor(source, checkpoint)
         db.session.commit()

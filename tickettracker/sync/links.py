@@ -31,12 +31,13 @@ STAGE_SQL = ("CREATE TEMP TABLE IF NOT EXISTS _tt_links (external_id text, targe
 UPSERT_SQL = """
 INSERT INTO ticket_links (ticket_id, target_source, target_ref, found_in)
 SELECT t.id, l.target_source, l.target_ref, l.found_in
-FROM _tt_links l JOIN tickets t ON t.source = %(source)s AND t.external_id = l.external_id
+FROM _tt_links l JOIN tickets t ON t.source = %(source)s AND t.external_id = l.external_id AND t.account = %(account)s
 ON CONFLICT ON CONSTRAINT uq_ticket_links DO UPDATE SET last_seen = now()
 """
 PRUNE_SQL = """
 DELETE FROM ticket_links k USING tickets t
-WHERE k.ticket_id = t.id AND t.source = %(source)s AND t.external_id = ANY(%(ids)s) AND k.found_in = ANY(%(kinds)s)
+WHERE k.ticket_id = t.id AND t.source = %(source)s AND t.account = %(account)s AND t.external_id = ANY(%(ids)s)
+  AND k.found_in = ANY(%(kinds)s)
   AND NOT EXISTS (SELECT 1 FROM _tt_links l WHERE l.external_id = t.external_id
                   AND l.target_source = k.target_source AND l.target_ref = k.target_ref AND l.found_in = k.found_in)
 """
@@ -124,7 +125,7 @@ def remote_targets(links: Iterable[dict[str, Any]], scope: LinkScope) -> set[Fou
     return found
 
 
-def _write(source: str, rows: dict[str, set[Found]], kinds: list[str]) -> None:
+def _write(source: str, rows: dict[str, set[Found]], kinds: list[str], account: str) -> None:
     """Stage the links found per external id, upsert them and delete the kinds no longer found (no commit)."""
     raw = db.session.connection().connection.driver_connection
     with raw.cursor() as cur:
@@ -134,22 +135,23 @@ def _write(source: str, rows: dict[str, set[Found]], kinds: list[str]) -> None:
             with cur.copy("COPY _tt_links (external_id, target_source, target_ref, found_in) FROM STDIN") as copy:
                 for row in staged:
                     copy.write_row(row)
-            cur.execute(UPSERT_SQL, {"source": source})
-        cur.execute(PRUNE_SQL, {"source": source, "ids": list(rows), "kinds": kinds})
+            cur.execute(UPSERT_SQL, {"source": source, "account": account})
+        cur.execute(PRUNE_SQL, {"source": source, "account": account, "ids": list(rows), "kinds": kinds})
 
 
 CONTENT_KINDS = ["subject", "description", "custom_field", "jira_field"]
 
 
-def write_page_links(source: str, records: Sequence[TicketRecord], scope: LinkScope) -> None:
-    """Rewrite the content links of a page's records inside the page's transaction (the caller commits)."""
-    _write(source, {record.external_id: found_in(record, scope) for record in records}, CONTENT_KINDS)
+def write_page_links(source: str, records: Sequence[TicketRecord], scope: LinkScope, account: str = "") -> None:
+    """Rewrite the content links of a page's records (rows of account) inside the page's transaction (the caller
+    commits)."""
+    _write(source, {record.external_id: found_in(record, scope) for record in records}, CONTENT_KINDS, account)
 
 
-def write_remote_links(found: dict[str, set[Found]]) -> None:
-    """Replace the remote links of the given Jira issues, in one transaction."""
+def write_remote_links(found: dict[str, set[Found]], account: str = "") -> None:
+    """Replace the remote links of the given Jira issues (rows of account), in one transaction."""
     try:
-        _write("jira", found, [REMOTE])
+        _write("jira", found, [REMOTE], account)
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -157,7 +159,7 @@ def write_remote_links(found: dict[str, set[Found]]) -> None:
 
 
 def read_remote_links(connector: Any, changed: Sequence[str], scope: LinkScope, limit: int,
-                      log: Any) -> int:
+                      log: Any, account: str = "") -> int:
     """Read the remote links of up to `limit` changed issues and store them; return how many were read."""
     wanted = list(dict.fromkeys(changed))
     if not scope.helpdesks or limit <= 0 or not wanted:
@@ -166,5 +168,5 @@ def read_remote_links(connector: Any, changed: Sequence[str], scope: LinkScope, 
         log("info", f"Jira: remote links read for {limit} of {len(wanted)} changed issues "
                     "(JIRA_REMOTE_LINKS_PER_RUN); the others are read when they change again")
     found = {key: remote_targets(connector.remote_links(key), scope) for key in wanted[:limit]}
-    write_remote_links(found)
+    write_remote_links(found, account)
     return len(found)

@@ -20,6 +20,7 @@ from tickettracker.connectors.base import (
     TransientSyncError,
 )
 from tickettracker.core.config import Settings
+from tickettracker.sync.accounts import bind
 from tickettracker.sync.census import maybe_census
 from tickettracker.sync.ingest import WriteResult, load_cursor, write_page
 from tickettracker.sync.links import LinkScope, read_remote_links
@@ -92,6 +93,7 @@ class _Run:
     links: LinkScope | None = None
     remote_links_limit: int = 0
     warnings: list[str] = field(default_factory=list)
+    account: str = ""  # the account tag of the rows the current source writes (sync/accounts.py)
 
     def log(self, level: str, message: str) -> None:
         """Log through the reporter, redacted."""
@@ -173,13 +175,15 @@ def _sync_source(connector: Connector, run: _Run) -> bool:
     """Sync one source page by page; False when cancelled."""
     run.base = SyncCounts(**vars(run.counts))
     watermark, state = load_cursor(connector.source)
+    watermark, state, run.account = bind(connector.source, connector.label, connector.cursor_scope(), watermark,
+                                         state, run.log, run.warn)
     last = Checkpoint(state, watermark)
     run.progress(0, f"{connector.label}: starting{' full sync' if run.full else ''}")
     changed: list[str] = []  # issues read in this run, whose remote links are read after the pages
     try:
         for page in connector.pages(state, watermark, run.full):
-            run.add(connector, write_page(connector.source, page.records, page.checkpoint, run.links),
-                    len(page.records))
+            written = write_page(connector.source, page.records, page.checkpoint, run.links, account=run.account)
+            run.add(connector, written, len(page.records))
             changed.extend(record.external_id for record in page.records if hasattr(connector, "remote_links"))
             last = page.checkpoint or last
             run.progress(page.percent, f"{connector.label}: {page.label}")
@@ -206,6 +210,6 @@ def _sync_source(connector: Connector, run: _Run) -> bool:
 def _remote_links(connector: Connector, changed: list[str], run: _Run) -> None:
     """Read the remote links of the issues this run changed; a failure is a warning (they are read next time)."""
     try:
-        read_remote_links(connector, changed, run.links, run.remote_links_limit, run.log)
+        read_remote_links(connector, changed, run.links, run.remote_links_limit, run.log, run.account)
     except SyncError as error:
         run.warn(f"{connector.label}: reading remote issue links failed. {error} The pages read are kept.")
