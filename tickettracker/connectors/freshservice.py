@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Iterator
 
-from tickettracker.connectors.base import Checkpoint, HttpStats, Page, RunWarnings
+from tickettracker.connectors.base import Checkpoint, HttpStats, Page, RunWarnings, SyncError
 from tickettracker.connectors.freshworks import (
     Directory,
     FreshworksConfig,
@@ -23,6 +23,7 @@ from tickettracker.connectors.http import HttpPolicy, LogFn, SleepFn, VendorResp
 from tickettracker.connectors.mapping import fw_time, parse_time
 
 PASSES = (("open", None), ("deleted", "deleted"), ("spam", "spam"))
+ALL_WORKSPACES = "0"  # workspace_id=0: every workspace the key can read
 INCLUDE = "requester,stats"
 
 
@@ -98,11 +99,24 @@ class FreshserviceConnector(FreshworksConnectorBase):
             yield from self._round(work, workspace, fallback, full)
 
     def _workspace_ids(self) -> list[str | None]:
-        """Configured workspaces, else every workspace the API lists, else none (accounts without workspaces)."""
+        """Configured workspaces, else every workspace the API lists, else none (accounts without workspaces).
+
+        A key without admin rights may not list workspaces (403/404): then one pass over workspace_id=0 reads every
+        workspace the key can see (only global custom fields come back), and the run says so.
+        """
         if self.workspaces:
             return list(self.workspaces)
-        response = self.client.get("/api/v2/workspaces", allow=(403, 404))
-        found = (response.data or {}).get("workspaces") if response.status == 200 else None
+        try:
+            response = self.client.get("/api/v2/workspaces", allow=(403, 404))
+            refused = f"HTTP {response.status}" if response.status != 200 else None
+        except SyncError as error:
+            response, refused = None, str(error).rstrip(".")
+        if refused:
+            self.warnings(f"Freshservice did not list the workspaces ({refused}); the API key probably lacks admin "
+                          "rights. Syncing every workspace the key can read at once (workspace_id=0), without "
+                          "workspace-only custom fields; set FRESHSERVICE_WORKSPACES to list them instead.")
+            return [ALL_WORKSPACES]
+        found = (response.data or {}).get("workspaces") if response is not None else None
         ids = [str(ws["id"]) for ws in found or [] if isinstance(ws, dict) and "id" in ws]
         return list(ids) or [None]
 
@@ -175,4 +189,6 @@ class FreshserviceConnector(FreshworksConnectorBase):
     @staticmethod
     def _where(workspace: str | None) -> str:
         """A progress prefix naming the workspace."""
+        if workspace == ALL_WORKSPACES:
+            return "all readable workspaces: "
         return f"workspace {workspace}: " if workspace else ""
