@@ -18,6 +18,7 @@ from typing import Any, Callable
 from sqlalchemy import text
 
 from tickettracker.store.extensions import db
+from tickettracker.sync.ingest import fence
 
 CLAIM_SQL = text("UPDATE tickets SET account = :a WHERE source = :s AND account = ''")
 HIDE_OTHERS_SQL = text("UPDATE tickets SET is_deleted = true, hidden_reason = 'other_account', synced_at = now() "
@@ -40,7 +41,8 @@ def binding_of(scope: dict[str, Any]) -> dict[str, Any]:
 
 
 def bind(source: str, label: str, scope: dict[str, Any], watermark: datetime | None, state: dict[str, Any],
-         log: Callable[[str, str], None], warn: Callable[[str], None]) -> tuple[datetime | None, dict[str, Any], str]:
+         log: Callable[[str, str], None], warn: Callable[[str], None],
+         run_id: str | None = None) -> tuple[datetime | None, dict[str, Any], str]:
     """Return the (watermark, state) to sync from and the account tag of the rows, rebinding when needed."""
     wanted = binding_of(scope)
     bound = state.get("bound")
@@ -48,23 +50,24 @@ def bind(source: str, label: str, scope: dict[str, Any], watermark: datetime | N
         return watermark, state, wanted["account"]
     if not isinstance(bound, dict):
         state = {**state, "bound": wanted}
-        claimed = _store(source, wanted["account"], watermark, state, claim=True)
+        claimed = _store(source, wanted["account"], watermark, state, run_id, claim=True)
         log("info", f"{label}: cursor bound to {_describe(wanted)}"
                     + (f"; {claimed} cached items recorded as read from it" if claimed else ""))
         return watermark, state, wanted["account"]
     state = {"bound": wanted}
     moved = bound.get("account") != wanted["account"]
-    hidden = _store(source, wanted["account"], None, state, hide_others=moved)
+    hidden = _store(source, wanted["account"], None, state, run_id, hide_others=moved)
     warn(f"{label}: {_changes(bound, wanted)}: starting a new cursor, so everything in scope is read "
                    "again" + (f"; {hidden} items of the previous account leave the lists (kept, marked as read from "
                               "another account)" if moved else ""))
     return None, state, wanted["account"]
 
 
-def _store(source: str, account: str, watermark: datetime | None, state: dict[str, Any], *, claim: bool = False,
-           hide_others: bool = False) -> int:
-    """Claim unowned rows or hide other accounts' rows, and store the cursor, in one transaction."""
+def _store(source: str, account: str, watermark: datetime | None, state: dict[str, Any], run_id: str | None, *,
+           claim: bool = False, hide_others: bool = False) -> int:
+    """Claim unowned rows or hide other accounts' rows, and store the cursor, in one fenced transaction."""
     try:
+        fence(run_id)
         changed = 0
         if claim:
             changed = db.session.execute(CLAIM_SQL, {"s": source, "a": account}).rowcount

@@ -27,6 +27,7 @@ class CensusRun(Protocol):
     counts: Any
     links: Any
     account: str
+    run_id: str | None
 
     def log(self, level: str, message: str) -> None:
         """Record a log line."""
@@ -54,7 +55,7 @@ def maybe_census(connector: Any, run: CensusRun, last: Checkpoint) -> None:
             finished = False
         due = 0 if finished else due
     state["runs_since_census"] = due
-    mark_deleted(connector.source, [], Checkpoint(state, last.watermark), account=run.account)
+    mark_deleted(connector.source, [], Checkpoint(state, last.watermark), account=run.account, run_id=run.run_id)
 
 
 def census(connector: Any, run: CensusRun) -> bool:
@@ -63,7 +64,7 @@ def census(connector: Any, run: CensusRun) -> bool:
     present = connector.census()
     missing, refetch = census_diff(connector.source, present, run.account)
     for records in connector.fetch(refetch):
-        run.add(connector, write_page(connector.source, records, None, run.links, account=run.account), len(records))
+        run.add(connector, _write(connector, run, records), len(records))
     checked = dict(list(missing.items())[:RECHECK_LIMIT])
     if not present and missing:
         run.warn(f"{connector.label}: the census listed no issue at all while {len(missing)} are cached; only those "
@@ -98,8 +99,14 @@ def _store(connector: Any, run: CensusRun, batch: list[Recheck]) -> None:
         by_state[recheck.state].append(recheck.external_id)
     records = [recheck.record for recheck in batch if recheck.state == "live" and recheck.record is not None]
     if records:
-        run.add(connector, write_page(connector.source, records, None, run.links, account=run.account), len(records))
-    run.counts.deleted += mark_deleted(connector.source, by_state["deleted"], account=run.account)
+        run.add(connector, _write(connector, run, records), len(records))
+    run.counts.deleted += mark_deleted(connector.source, by_state["deleted"], account=run.account,
+                                       run_id=run.run_id)
     for reason in ("not_visible", "out_of_scope"):
         if by_state[reason]:
-            mark_hidden(connector.source, by_state[reason], reason, account=run.account)
+            mark_hidden(connector.source, by_state[reason], reason, account=run.account, run_id=run.run_id)
+
+
+def _write(connector: Any, run: CensusRun, records: list[Any]) -> WriteResult:
+    """Upsert records the census found, as rows of the run's account, fenced on the run."""
+    return write_page(connector.source, records, None, run.links, account=run.account, run_id=run.run_id)

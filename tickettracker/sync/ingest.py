@@ -15,6 +15,7 @@ from sqlalchemy import ARRAY, Boolean, DateTime, SmallInteger, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 from tickettracker.connectors.base import Checkpoint, TicketRecord
+from tickettracker.core.vocabulary import SyncStatus
 from tickettracker.store.extensions import db
 from tickettracker.store.models import Ticket
 from tickettracker.sync.links import LinkScope, write_page_links
@@ -53,11 +54,35 @@ FROM up LEFT JOIN prev ON prev.source = up.source AND prev.external_id = up.exte
 STAGE_SQL = ("SET LOCAL synchronous_commit = off; "  # noqa: S608 - constant COLUMNS  # nosec B608
              f"CREATE TEMP TABLE IF NOT EXISTS _tt_page ON COMMIT DELETE ROWS AS SELECT {_COLS} "
              "FROM tickets WITH NO DATA")
+# Fencing: a write first share-locks its run's row and checks the run is still Running. Declaring a run lost
+# (lifecycle.recover) updates that row, so it waits for a page in flight, and every later page of the lost attempt
+# sees the new status and is rejected in its own transaction.
+FENCE_SQL = text("SELECT status FROM sync_runs WHERE id = :id FOR SHARE")
 SAVE_CURSOR_SQL = text("""
 INSERT INTO sync_cursors (source, watermark, advanced_at, state) VALUES (:source, :watermark, now(), :state)
 ON CONFLICT (source) DO UPDATE
 SET watermark = coalesce(EXCLUDED.watermark, sync_cursors.watermark), advanced_at = now(), state = EXCLUDED.state
 """)
+
+
+class StaleAttempt(Exception):  # noqa: N818 - a signal to stop, like SyncCancelled
+    """The run this attempt writes for is no longer running (declared lost, retried): its writes are refused."""
+
+    def __init__(self, run_id: str, status: int | None) -> None:
+        """Keep which run was fenced off and the status it has now."""
+        now = "gone" if status is None else SyncStatus(status).label.lower()
+        super().__init__(f"this attempt no longer owns run {run_id} (the run is {now}: it was declared lost and "
+                         "a newer attempt took over); its page was rejected and it stops")
+        self.run_id = run_id
+
+
+def fence(run_id: str | None) -> None:
+    """In the current transaction, lock the run's row and refuse to go on unless the run is still Running."""
+    if run_id is None:
+        return
+    status = db.session.execute(FENCE_SQL, {"id": run_id}).scalar()
+    if status != int(SyncStatus.RUNNING):
+        raise StaleAttempt(run_id, status)
 
 
 @dataclass
@@ -178,11 +203,15 @@ def save_cursor(source: str, checkpoint: Checkpoint) -> None:
 
 
 def write_page(source: str, records: Sequence[TicketRecord], checkpoint: Checkpoint | None,
-               links: LinkScope | None = None, *, account: str = "") -> WriteResult:
+               links: LinkScope | None = None, *, account: str = "", run_id: str | None = None) -> WriteResult:
     """Upsert a page (rows of account), its links (when a scope is given) and the cursor in ONE transaction; roll
-    back all on error."""
+    back all on error.
+
+    With run_id, the write is fenced: it only happens while that run is still Running (else StaleAttempt).
+    """
     batch = dedupe(records)
     try:
+        fence(run_id)
         result = _upsert(batch, account) if batch else WriteResult()
         if links is not None and batch:
             write_page_links(source, batch, links, account)
@@ -239,20 +268,22 @@ def census_diff(source: str, present: Iterable[str], account: str = "") -> tuple
 
 
 def mark_deleted(source: str, external_ids: Sequence[str], checkpoint: Checkpoint | None = None, *,
-                 account: str = "") -> int:
-    """Flag ids as deleted (and store the cursor) in one transaction; return how many rows changed."""
-    return _mark(source, account, external_ids, None, checkpoint)
+                 account: str = "", run_id: str | None = None) -> int:
+    """Flag ids as deleted (and store the cursor) in one fenced transaction; return how many rows changed."""
+    return _mark(source, account, external_ids, None, checkpoint, run_id)
 
 
-def mark_hidden(source: str, external_ids: Sequence[str], reason: str, *, account: str = "") -> int:
+def mark_hidden(source: str, external_ids: Sequence[str], reason: str, *, account: str = "",
+                run_id: str | None = None) -> int:
     """Take ids out of the live lists for a reason other than deletion (never counted as deleted)."""
-    return _mark(source, account, external_ids, reason, None)
+    return _mark(source, account, external_ids, reason, None, run_id)
 
 
 def _mark(source: str, account: str, external_ids: Sequence[str], reason: str | None,
-          checkpoint: Checkpoint | None) -> int:
+          checkpoint: Checkpoint | None, run_id: str | None) -> int:
     """Flag live rows as gone with an optional hidden_reason, and store the cursor, in one transaction."""
     try:
+        fence(run_id)
         changed = 0
         if external_ids:
             changed = db.session.execute(text(

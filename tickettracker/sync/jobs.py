@@ -18,6 +18,7 @@ from tickettracker.core.vocabulary import AT_RISK, SyncStatus
 from tickettracker.store.extensions import db, redis_client
 from tickettracker.sync import lifecycle, runs
 from tickettracker.sync.atrisk import refresh_at_risk
+from tickettracker.sync.ingest import StaleAttempt
 from tickettracker.sync.runner import run_sync
 from tickettracker.sync.typelock import type_lock
 
@@ -126,6 +127,10 @@ def _execute(app: Flask, run_id: str) -> str:
     beat.start()
     try:
         outcome = _run(settings, run.type, run_id, run.full)
+    except StaleAttempt as exc:  # the run was declared lost and handed to a retry: this attempt just stops
+        db.session.rollback()
+        log.warning("sync run %s: %s", run_id, exc)
+        return f"stopped: {exc}"
     except ConfigurationError as exc:
         return _fail(redis, run_id, str(exc), retry=False, settings=settings)
     except Exception as exc:  # noqa: BLE001 - every other failure is treated as transient
@@ -150,7 +155,7 @@ def _run(settings: Any, sync_type: str, run_id: str, full: bool) -> Any:
     if sync_type == AT_RISK:
         return refresh_at_risk(settings, RunReporter(run_id))
     with type_lock(sync_type):
-        return run_sync(settings, sync_type, RunReporter(run_id), full=full)
+        return run_sync(settings, sync_type, RunReporter(run_id), full=full, run_id=run_id)
 
 
 def _transient_message(exc: Exception) -> str:

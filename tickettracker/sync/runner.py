@@ -22,7 +22,7 @@ from tickettracker.connectors.base import (
 from tickettracker.core.config import Settings
 from tickettracker.sync.accounts import bind
 from tickettracker.sync.census import maybe_census
-from tickettracker.sync.ingest import WriteResult, load_cursor, write_page
+from tickettracker.sync.ingest import StaleAttempt, WriteResult, load_cursor, write_page
 from tickettracker.sync.links import LinkScope, read_remote_links
 
 
@@ -94,6 +94,7 @@ class _Run:
     remote_links_limit: int = 0
     warnings: list[str] = field(default_factory=list)
     account: str = ""  # the account tag of the rows the current source writes (sync/accounts.py)
+    run_id: str | None = None  # the sync run every write is fenced on (ingest.fence)
 
     def log(self, level: str, message: str) -> None:
         """Log through the reporter, redacted."""
@@ -122,11 +123,17 @@ class _Run:
         self.reporter.progress(overall, self.redact(message), self.counts)
 
 
-def run_sync(settings: Settings, sync_type: str, reporter: SyncReporter, *, full: bool = False) -> SyncOutcome:
-    """Sync every configured source of the type; raise ConfigurationError or TransientSyncError on failure."""
+def run_sync(settings: Settings, sync_type: str, reporter: SyncReporter, *, full: bool = False,
+             run_id: str | None = None) -> SyncOutcome:
+    """Sync every configured source of the type; raise ConfigurationError or TransientSyncError on failure.
+
+    With run_id, every write is fenced on that sync run: once the run is no longer Running (declared lost and
+    retried), the next write is refused and StaleAttempt ends this attempt.
+    """
     sources = sources_of(sync_type)
     run = _Run(reporter, _Redactor(settings.vendors.secrets()), SyncCounts(), full, settings.jira_census_every,
-               links=LinkScope.load(settings), remote_links_limit=settings.jira_remote_links_per_run)
+               links=LinkScope.load(settings), remote_links_limit=settings.jira_remote_links_per_run,
+               run_id=run_id)
     connectors, skipped = build_connectors(settings, sync_type, log=run.log, sleep=_cancellable_sleep(reporter))
     if not connectors:
         needed = "; ".join(REQUIRED[source] for source in sources)
@@ -176,13 +183,14 @@ def _sync_source(connector: Connector, run: _Run) -> bool:
     run.base = SyncCounts(**vars(run.counts))
     watermark, state = load_cursor(connector.source)
     watermark, state, run.account = bind(connector.source, connector.label, connector.cursor_scope(), watermark,
-                                         state, run.log, run.warn)
+                                         state, run.log, run.warn, run.run_id)
     last = Checkpoint(state, watermark)
     run.progress(0, f"{connector.label}: starting{' full sync' if run.full else ''}")
     changed: list[str] = []  # issues read in this run, whose remote links are read after the pages
     try:
         for page in connector.pages(state, watermark, run.full):
-            written = write_page(connector.source, page.records, page.checkpoint, run.links, account=run.account)
+            written = write_page(connector.source, page.records, page.checkpoint, run.links,
+                                 account=run.account, run_id=run.run_id)
             run.add(connector, written, len(page.records))
             changed.extend(record.external_id for record in page.records if hasattr(connector, "remote_links"))
             last = page.checkpoint or last
@@ -195,6 +203,9 @@ def _sync_source(connector: Connector, run: _Run) -> bool:
             maybe_census(connector, run, last)
     except SyncCancelled:
         return False
+    except StaleAttempt as stale:
+        run.log("warning", str(stale))
+        raise
     except SyncError as error:
         raise type(error)(run.redact(str(error)), source=connector.source) from None
     except (OperationalError, psycopg.OperationalError) as error:
