@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 from typing import Any, Iterator
 
 from tickettracker.connectors.base import Checkpoint, HttpStats, Page, RunWarnings, SyncError
@@ -16,6 +15,7 @@ from tickettracker.connectors.freshworks import (
     make_client,
     max_updated,
     min_bookmark,
+    server_time,
     start_point,
     ticket_record,
 )
@@ -25,15 +25,6 @@ from tickettracker.connectors.mapping import fw_time, parse_time
 PASSES = (("open", None), ("deleted", "deleted"), ("spam", "spam"))
 ALL_WORKSPACES = "0"  # workspace_id=0: every workspace the key can read
 INCLUDE = "requester,stats"
-
-
-def server_time(response: VendorResponse) -> datetime:
-    """The vendor's clock from the Date header (our clock when it is missing)."""
-    try:
-        moment = parsedate_to_datetime(response.headers.get("Date", ""))
-    except (TypeError, ValueError, IndexError):
-        moment = None
-    return (moment or datetime.now(timezone.utc)).astimezone(timezone.utc)
 
 
 def _tickets(response: VendorResponse) -> list[dict[str, Any]]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from tickettracker.connectors.base import HttpStats, RunWarnings, TicketRecord, vendor_address
-from tickettracker.connectors.http import HttpPolicy, LogFn, SleepFn, VendorClient, VendorIdentity
+from tickettracker.connectors.http import HttpPolicy, LogFn, SleepFn, VendorClient, VendorIdentity, VendorResponse
 from tickettracker.connectors.mapping import (
     EPOCH_START,
     as_int,
@@ -60,6 +61,15 @@ def list_params(since: datetime, page: int, per_page: int, **extra: Any) -> dict
     params = {"updated_since": fw_time(since), "per_page": per_page, "page": page}
     params.update({key: value for key, value in extra.items() if value is not None})
     return params
+
+
+def server_time(response: VendorResponse) -> datetime:
+    """The vendor's clock from the Date header (our clock when it is missing)."""
+    try:
+        moment = parsedate_to_datetime(response.headers.get("Date", ""))
+    except (TypeError, ValueError, IndexError):
+        moment = None
+    return (moment or datetime.now(timezone.utc)).astimezone(timezone.utc)
 
 
 def max_updated(items: list[dict[str, Any]]) -> datetime | None:
