@@ -107,16 +107,6 @@ def test_a_sync_longer_than_the_page_wall_never_hits_it(ctx, sim):
     assert_matches_truth(sim, "freshdesk")
 
 
-def test_the_wall_inside_one_second_gives_a_clear_error(ctx, sim):
-    vendor = sim.vendor("freshdesk")
-    vendor.page_cap = 2
-    vendor.mutate(12, seed=5, kinds=("update",))  # one burst: many tickets share one updated_at second
-    settings = make_settings(ctx, sync_page_size=2)
-    with pytest.raises(ConfigurationError) as caught:
-        sync(settings, "freshdesk")
-    assert "300 pages" in str(caught.value) and "SYNC_PAGE_SIZE" in str(caught.value)
-
-
 def expected_names(sim, raw):
     """(assignee, group_name) the simulator's agent and group directories give a raw freshdesk ticket."""
     factory = sim.vendor("freshdesk").store.factory

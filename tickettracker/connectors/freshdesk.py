@@ -15,6 +15,7 @@ from tickettracker.connectors.freshworks import (
     make_client,
     max_updated,
     min_bookmark,
+    server_time,
     start_point,
     ticket_record,
 )
@@ -24,6 +25,8 @@ from tickettracker.connectors.mapping import fw_time, parse_time
 PASSES = (("open", None, "open tickets"), ("deleted", "deleted", "deleted tickets"), ("spam", "spam", "spam"))
 INCLUDE = "description,requester,stats"
 PAGE_WALL = "beyond the 300th page"
+WALL_PAGES = 300
+WIDE_PAGE = 100  # the largest page Freshdesk gives
 
 
 class FreshdeskConnector(FreshworksConnectorBase):
@@ -69,40 +72,93 @@ class FreshdeskConnector(FreshworksConnectorBase):
 
     def _pass(self, work: dict[str, Any], name: str, filter_name: str | None, label: str,
               since: datetime) -> Iterator[Page]:
-        """Read one filter from since until the vendor has no next page."""
-        bookmarks, page_no, count = work["bookmarks"], 1, 0
+        """Read one filter from since until the vendor has no next page.
+
+        Freshdesk orders tickets sharing an updated_at second differently on every call, so a second shared by more
+        than a page of tickets is never paged by page number: it is read again in one page of 100, and when even
+        that is all one second, everything updated since then is read in created_at order (_tie_run).
+        """
+        page_no, size, count, walled = 1, self.config.page_size, 0, False
         while True:
-            response = self._list(filter_name, since, page_no)
-            items = [item for item in response.data if isinstance(item, dict)] \
-                if isinstance(response.data, list) else []
-            count += 1
-            top = max_updated(items)
-            since, page_no = (top, 1) if top is not None and top > since else (since, page_no + 1)
-            previous = parse_time(bookmarks.get(name))
-            if previous is None or since > previous:
-                bookmarks[name] = fw_time(since)
-            directory = self._directory() if items else None
-            records = [ticket_record(item, self.source, self.config.base_url, deleted=filter_name == "deleted",
-                                     spam=filter_name == "spam", statuses=self.statuses,
-                                     directory=directory)
-                       for item in items if "id" in item]
-            yield Page(records, Checkpoint(copy_state(work), min_bookmark(bookmarks)),
-                       label=f"{label}, request {count} (Freshdesk gives no total)")
-            if not items or "next" not in response.links:
+            response = self._list(filter_name, since, page_no, size)
+            items, count = _items(response), count + 1
+            top, more = max_updated(items), bool(items) and "next" in response.links
+            tied = more and page_no == 1 and not (top is not None and top > since)
+            if top is not None and top > since:
+                since, page_no, size = top, 1, self.config.page_size
+            elif tied and size < WIDE_PAGE:
+                size = WIDE_PAGE  # the whole second may fit in one page of 100, whatever order it comes in
+            elif more and not tied:
+                page_no += 1  # only after a tie run ran into the 300-page wall
+            yield self._page(work, name, filter_name, since, items, f"{label}, request {count}")
+            if tied and size == WIDE_PAGE and len(items) >= WIDE_PAGE:
+                resume = None if walled else (yield from self._tie_run(work, name, filter_name, label, since))
+                walled = walled or resume is None
+                since, page_no, size = (resume, 1, self.config.page_size) if resume else (since, 2, WIDE_PAGE)
+            elif not more:
                 return
 
-    def _list(self, filter_name: str | None, since: datetime, page_no: int) -> VendorResponse:
-        """One list call; the 300-page wall becomes a clear error (it needs >30,000 tickets in one second)."""
-        params = list_params(since, page_no, self.config.page_size, filter=filter_name, order_by="updated_at",
+    def _tie_run(self, work: dict[str, Any], name: str, filter_name: str | None, label: str,
+                 since: datetime) -> Iterator[Page]:
+        """Read everything updated since a crowded second in created_at order; return where to go on from.
+
+        Updates do not move a ticket in created_at order, so every ticket of that second is read. Going on from
+        the moment this began (or the newest update seen, if earlier) re-reads whatever changed meanwhile. Returns
+        None when Freshdesk's 300-page wall stops it (the pass then pages that second by number, and says so).
+        """
+        started, newest, page_no = None, since, 1
+        while True:
+            response = self._list(filter_name, since, page_no, WIDE_PAGE, order_by="created_at")
+            if response is None:
+                self.warnings(f"Freshdesk: more than {WALL_PAGES * WIDE_PAGE:,} tickets were updated since "
+                              f"{fw_time(since)}, a second shared by over {WIDE_PAGE} tickets; that second is paged "
+                              "by page number, which Freshdesk does not keep in order, so a few of its tickets may "
+                              "be missed until a full sync")
+                return None
+            started = started or server_time(response)
+            items = _items(response)
+            newest = max(newest, max_updated(items) or newest)
+            yield self._page(work, name, filter_name, since, items,
+                             f"{label} updated since {fw_time(since)} by creation time, page {page_no}")
+            if not items or "next" not in response.links:
+                return max(since + timedelta(seconds=1), min(started, newest))
+            page_no += 1
+
+    def _page(self, work: dict[str, Any], name: str, filter_name: str | None, since: datetime,
+              items: list[dict[str, Any]], label: str) -> Page:
+        """Map a page's tickets and checkpoint the pass's bookmark at since (it never moves back)."""
+        bookmarks = work["bookmarks"]
+        previous = parse_time(bookmarks.get(name))
+        if previous is None or since > previous:
+            bookmarks[name] = fw_time(since)
+        directory = self._directory() if items else None
+        records = [ticket_record(item, self.source, self.config.base_url, deleted=filter_name == "deleted",
+                                 spam=filter_name == "spam", statuses=self.statuses, directory=directory)
+                   for item in items if "id" in item]
+        return Page(records, Checkpoint(copy_state(work), min_bookmark(bookmarks)),
+                    label=f"{label} (Freshdesk gives no total)")
+
+    def _list(self, filter_name: str | None, since: datetime, page_no: int, per_page: int,
+              order_by: str = "updated_at") -> VendorResponse | None:
+        """One list call; the 300-page wall gives None in created_at order, else a clear error."""
+        params = list_params(since, page_no, per_page, filter=filter_name, order_by=order_by,
                              order_type="asc", include=INCLUDE)
         response = self.client.get("/api/v2/tickets", params, allow=(400,))
         if response.status == 400:
             said = clean_text(response.data) if response.data is not None else ""
+            if PAGE_WALL in said and order_by == "created_at":
+                return None
             if PAGE_WALL in said:
                 raise ConfigurationError(
-                    f"Freshdesk will not page past 300 pages and more than {300 * self.config.page_size} tickets "
+                    f"Freshdesk will not page past 300 pages and more than {WALL_PAGES * per_page} tickets "
                     f"share the updated_at {fw_time(since)}; raise SYNC_PAGE_SIZE to 100 and retry",
                     source=self.source)
             raise ConfigurationError(f"Freshdesk rejected the ticket list request (400): {said}; check "
                                      f"FRESHDESK_BASE_URL and SYNC_PAGE_SIZE", source=self.source)
         return response
+
+
+def _items(response: VendorResponse) -> list[dict[str, Any]]:
+    """The tickets of a list response (Freshdesk answers a bare array)."""
+    data = response.data
+    return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
