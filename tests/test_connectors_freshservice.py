@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
@@ -111,4 +112,46 @@ def test_a_403_on_agents_keeps_the_sync_completed_with_responder_ids(ctx, sim):
     assert vendor.request_count(path_contains="/api/v2/agents") == 1
     assert any(level == "warning" and "/api/v2/agents" in message and "403" in message
                for level, message in recorder.logs), recorder.logs
+    assert_matches_truth(sim, "freshservice")
+
+
+def spam_during_every_open_pass(vendor, workspace: int = 2, per_run: int = 2) -> None:
+    """Mark tickets of a workspace as spam right after the first page of its open pass, in every run."""
+    original = vendor.list_tickets
+
+    def list_tickets(request):
+        response = original(request)
+        args = request.args
+        if args.get("workspace_id") == str(workspace) and "filter" not in args and args.get("page") == "1":
+            victims = [item.ext_id for item in vendor.store.items.values()
+                       if item.state == "live" and item.group == workspace][:per_run]
+            for ext_id in victims:
+                vendor.store.set_state(ext_id, "spam")
+        return response
+
+    vendor.list_tickets = list_tickets
+
+
+def edit_one(vendor, workspace: int, subject: str) -> None:
+    """An agent edits a ticket of the workspace now."""
+    with vendor.store.lock:
+        item = next(i for i in vendor.store.items.values() if i.state == "live" and i.group == workspace)
+        item.body = {**item.body, "subject": subject}
+        item.updated = vendor.store.factory.now()
+
+
+def test_spam_arriving_every_run_holds_the_open_bookmark_back_one_round_at_most(ctx, sim):
+    settings = make_settings(ctx)
+    sync(settings, "freshservice")
+    vendor = sim.vendor("freshservice")
+    spam_during_every_open_pass(vendor)
+    marks = []
+    for run in range(4):
+        time.sleep(1.1)  # Freshservice times are whole seconds: each round starts in a later one
+        edit_one(vendor, workspace=2, subject=f"Edited before run {run}")
+        sync(settings, "freshservice")
+        marks.append(cursor_rows()[0][2]["bookmarks"]["2:open"])
+    assert marks[0] < marks[1] < marks[2] < marks[3], marks  # held back once, then one round behind at most
+    vendor.list_tickets = type(vendor).list_tickets.__get__(vendor)
+    sync(settings, "freshservice")
     assert_matches_truth(sim, "freshservice")

@@ -46,7 +46,8 @@ class FreshserviceConnector(FreshworksConnectorBase):
     created_at order and its bookmark can only move once the round is over: to the newest updated_at seen,
     but never past the moment the pass began (later updates may sit on pages already read). If tickets left
     the open list while it was being paged (they show up in the deleted/spam passes), unread tickets may have
-    shifted onto pages already read, so the open bookmark stays where it was and the next run reads again.
+    shifted onto pages already read, so the open bookmark stays where it was and the next run reads again (for one
+    round at most: see _settle).
     Progress inside a round is kept in the cursor state, so an interrupted round resumes where it stopped.
     """
 
@@ -161,21 +162,29 @@ class FreshserviceConnector(FreshworksConnectorBase):
         return sum(1 for moment in moments if moment is not None and start <= moment <= end)
 
     def _settle(self, work: dict[str, Any], workspace: str | None) -> None:
-        """Move the bookmarks of a finished round and forget its progress."""
-        rounds, bookmarks = work["round"], work["bookmarks"]
+        """Move the bookmarks of a finished round and forget its progress.
+
+        An open pass that saw tickets leave the list is held back, but never by more than one round: its bookmark
+        then moves to where the previous held-back round would have moved it (that round's window was read again
+        in full by this one), so spam arriving every run cannot make every run re-read a growing window.
+        """
+        rounds, bookmarks, held = work["round"], work["bookmarks"], work.setdefault("held", {})
         prefix = f"{workspace or '-'}:"
         removed = sum(rounds[prefix + name]["removed"] for name, _ in PASSES)
         for name, _ in PASSES:
-            progress = rounds.pop(prefix + name)
-            if name == "open" and removed:
-                continue
-            previous = parse_time(bookmarks.get(prefix + name))
+            key, progress = prefix + name, rounds.pop(prefix + name)
             started = parse_time(progress["started"])
             seen = parse_time(progress["max"]) or started
             candidate = min(seen, started) if seen and started else seen
-            moved = _later(previous, candidate)
+            if name == "open" and removed:
+                hold = parse_time(held.get(key))
+                held[key] = fw_time(candidate) if candidate else None
+                candidate = hold
+            elif name == "open":
+                held.pop(key, None)
+            moved = _later(parse_time(bookmarks.get(key)), candidate)
             if moved is not None:
-                bookmarks[prefix + name] = fw_time(moved)
+                bookmarks[key] = fw_time(moved)
 
     @staticmethod
     def _where(workspace: str | None) -> str:
