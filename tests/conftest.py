@@ -7,7 +7,7 @@ import secrets
 import socket
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import psycopg
 import pytest
@@ -103,28 +103,44 @@ def _admin_conninfo(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-@pytest.fixture(scope="session")
-def database_url(pg_admin_url: str) -> Iterator[str]:
-    """A fresh database for this test run, migrated, dropped afterwards."""
-    name = f"tt_test_{secrets.token_hex(6)}"
+def scratch_database(pg_admin_url: str, prefix: str) -> tuple[str, Any]:
+    """Create an empty database and an app pointed at it (nothing migrated yet); return (url, app)."""
+    name = f"{prefix}_{secrets.token_hex(6)}"
     with psycopg.connect(_admin_conninfo(pg_admin_url), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = _with_database(pg_admin_url, name)
-    from flask_migrate import upgrade
-
     from tickettracker import create_app
 
     app = create_app({"DATABASE_URL": url, "REDIS_URL": "redis://127.0.0.1:1/0", "SECRET_KEY": "x" * 32,
                       "INSTANCE_PATH": tempfile.mkdtemp(prefix="tt-inst-")})
-    with app.app_context():
-        upgrade()
+    return url, app
+
+
+def drop_database(pg_admin_url: str, url: str, app: Any) -> None:
+    """Close the app's connections and drop its database."""
+    from sqlalchemy.engine import make_url
+
     from tickettracker.store.extensions import db
 
     with app.app_context():
         db.engine.dispose()
-    yield url
     with psycopg.connect(_admin_conninfo(pg_admin_url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh database for this test run, migrated, dropped afterwards."""
+    from flask_migrate import upgrade
+
+    from tickettracker.store.extensions import db
+
+    url, app = scratch_database(pg_admin_url, "tt_test")
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    yield url
+    drop_database(pg_admin_url, url, app)
 
 
 def _with_database(url: str, name: str) -> str:

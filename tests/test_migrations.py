@@ -3,35 +3,21 @@
 from __future__ import annotations
 
 import json
-import secrets
-import tempfile
 from typing import Any, Iterator
 
 import psycopg
 import pytest
 from flask_migrate import downgrade, upgrade
 
-from tickettracker import create_app
-
-from .conftest import _admin_conninfo, _with_database
+from .conftest import drop_database, scratch_database
 
 
 @pytest.fixture()
 def scratch(pg_admin_url: str) -> Iterator[tuple[Any, str]]:
     """An empty database and an app pointed at it (nothing migrated yet); dropped afterwards."""
-    name = f"tt_mig_{secrets.token_hex(6)}"
-    with psycopg.connect(_admin_conninfo(pg_admin_url), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = _with_database(pg_admin_url, name)
-    app = create_app({"DATABASE_URL": url, "REDIS_URL": "redis://127.0.0.1:1/0", "SECRET_KEY": "x" * 32,
-                      "INSTANCE_PATH": tempfile.mkdtemp(prefix="tt-inst-")})
-    yield app, _admin_conninfo(url)
-    from tickettracker.store.extensions import db
-
-    with app.app_context():
-        db.engine.dispose()
-    with psycopg.connect(_admin_conninfo(pg_admin_url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    url, app = scratch_database(pg_admin_url, "tt_mig")
+    yield app, url.replace("postgresql+psycopg://", "postgresql://", 1)
+    drop_database(pg_admin_url, url, app)
 
 
 def _issue(conn: psycopg.Connection, key: str, issue_id: str | None, updated: str, **extra: Any) -> None:
