@@ -181,13 +181,13 @@ def _outcome(status: str, run: _Run, skipped: list[str]) -> SyncOutcome:
 def _sync_source(connector: Connector, run: _Run) -> bool:
     """Sync one source page by page; False when cancelled."""
     run.base = SyncCounts(**vars(run.counts))
-    watermark, state = load_cursor(connector.source)
-    watermark, state, run.account = bind(connector.source, connector.label, connector.cursor_scope(), watermark,
-                                         state, run.log, run.warn, run.run_id)
-    last = Checkpoint(state, watermark)
-    run.progress(0, f"{connector.label}: starting{' full sync' if run.full else ''}")
     changed: list[str] = []  # issues read in this run, whose remote links are read after the pages
     try:
+        watermark, state = load_cursor(connector.source)
+        watermark, state, run.account = bind(connector.source, connector.label, connector.cursor_scope(),
+                                             watermark, state, run.log, run.warn, run.run_id)
+        last = Checkpoint(state, watermark)
+        run.progress(0, f"{connector.label}: starting{' full sync' if run.full else ''}")
         for page in connector.pages(state, watermark, run.full):
             written = write_page(connector.source, page.records, page.checkpoint, run.links,
                                  account=run.account, run_id=run.run_id)
