@@ -90,6 +90,8 @@ class JiraCensusMixin:
         An issue whose project is gone from the visible projects is no longer visible, without a call; the others
         are read one by one (unless look_up is False: then they are left as they are).
         """
+        if not missing:
+            return
         visible = self._visible_projects()
         for issue_id, project in missing.items():
             if project is not None and project not in visible:
