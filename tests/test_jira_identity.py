@@ -52,6 +52,8 @@ def test_a_moved_issue_keeps_one_row_that_shows_its_new_key_everywhere(ctx, sim,
     assert [(item["key"], item["externalId"], item["project"]) for item in items] == \
         [(new_key, before["external_id"], "ENG")]
     assert client.get("/api/tickets?view=development&q=OPS-3").get_json()["items"] == []
+    download = client.get(f"/development/export.csv?q={new_key}").get_data(as_text=True).splitlines()
+    assert len(download) == 2 and download[1].startswith(f"jira,{new_key},")
 
 
 def test_freshworks_tickets_are_named_by_their_id(ctx, sim, client):

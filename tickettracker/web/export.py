@@ -20,7 +20,7 @@ from tickettracker.sync.status import HistoryQuery, history_page
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TICKET_COLUMNS: list[tuple[str, Callable[[Ticket], Any]]] = [
-    ("source", lambda t: t.source), ("key", lambda t: t.external_id), ("subject", lambda t: t.subject),
+    ("source", lambda t: t.source), ("key", lambda t: t.reference), ("subject", lambda t: t.subject),
     ("status", lambda t: t.status_label or t.status_code), ("status_category", lambda t: t.status_category),
     ("priority", lambda t: t.priority_label), ("group", lambda t: t.group_name), ("project", lambda t: t.project),
     ("assignee", lambda t: t.assignee), ("requester", lambda t: t.requester),
