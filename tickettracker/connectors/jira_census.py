@@ -51,7 +51,7 @@ class JiraCensusMixin:
             page = self._census_page(jql, cursor, CENSUS_PAGE["cloud"])
             ids.update(_ids(page.issues))
             cursor = page.next_cursor
-            if cursor is None:
+            if cursor is None or not page.issues:
                 return ids
 
     def _keyset_census(self) -> set[str]:
