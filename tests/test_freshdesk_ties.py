@@ -20,15 +20,17 @@ BIG = {"seed": 7, "sizes": {"freshservice": 10, "freshdesk": 260, "jira": 10}}
 
 
 def shuffle_ties(vendor: Any, seed: int = 3) -> None:
-    """Return tickets sharing an updated_at second in a different order on every call, as Freshdesk may."""
+    """Return items with equal sort keys in a different order on every call (any order_by), as Freshdesk may."""
     rng, select = random.Random(seed), vendor.select
+    keys = {"updated_at": lambda item: item.updated, "created_at": lambda item: item.created}
 
     def unstable(query: Any) -> list[Any]:
         rows = select(query)
-        if query.order_by != "updated_at":
+        key = keys.get(query.order_by)
+        if key is None:
             return rows
         shuffled: list[Any] = []
-        for _, group in itertools.groupby(rows, key=lambda item: item.updated.replace(microsecond=0)):
+        for _, group in itertools.groupby(rows, key=lambda item: key(item).replace(microsecond=0)):
             items = list(group)
             rng.shuffle(items)
             shuffled += items
@@ -37,12 +39,12 @@ def shuffle_ties(vendor: Any, seed: int = 3) -> None:
     vendor.select = unstable
 
 
-def bulk_update(vendor: Any, count: int, seconds_ago: int = 30) -> list[str]:
+def bulk_update(vendor: Any, count: int, seconds_ago: int = 30, skip: int = 0) -> list[str]:
     """Change count live tickets in one second (a bulk action): new subjects, one shared updated_at."""
     store = vendor.store
     with store.lock:
         moment = store.factory.now() - timedelta(seconds=seconds_ago)
-        chosen = [item for item in store.items.values() if item.state == "live"][:count]
+        chosen = [item for item in store.items.values() if item.state == "live"][skip:skip + count]
         for item in chosen:
             item.body = {**item.body, "subject": f"Bulk-edited {item.ext_id}"}
             item.updated = moment
@@ -83,6 +85,31 @@ def test_a_second_shared_by_more_than_100_tickets_is_read_in_creation_order(ctx,
     vendor.mutate(5, seed=4, kinds=("update",))
     sync(settings, "freshdesk")
     assert_matches_truth(sim, "freshdesk")
+
+
+def created_together(vendor: Any, count: int, skip: int) -> None:
+    """Tickets imported in one second long ago, each updated later at its own time."""
+    store = vendor.store
+    with store.lock:
+        now = store.factory.now()
+        chosen = [item for item in store.items.values() if item.state == "live"][skip:skip + count]
+        for minutes, item in enumerate(chosen, 1):
+            item.created = now - timedelta(days=400)
+            item.body = {**item.body, "subject": f"Imported {item.ext_id}"}
+            item.updated = now - timedelta(minutes=minutes)
+
+
+@pytest.mark.parametrize("sim", [BIG], indirect=True)
+def test_tickets_created_in_one_second_do_not_hide_later_updates_from_the_creation_order(ctx, sim):
+    vendor = sim.vendor("freshdesk")
+    shuffle_ties(vendor)
+    bulk_update(vendor, 110, seconds_ago=3600 * 24 * 30)
+    created_together(vendor, 130, skip=110)
+    recorder = Recorder()
+    sync(make_settings(ctx, sync_page_size=100), "freshdesk", recorder, full=True)
+    assert_matches_truth(sim, "freshdesk")
+    assert "created_at" in list_orders(vendor)
+    assert not [m for level, m in recorder.logs if level == "warning"]  # the crowded second itself was read whole
 
 
 @pytest.mark.parametrize("sim", [BIG], indirect=True)

@@ -102,11 +102,14 @@ class FreshdeskConnector(FreshworksConnectorBase):
                  since: datetime) -> Iterator[Page]:
         """Read everything updated since a crowded second in created_at order; return where to go on from.
 
-        Updates do not move a ticket in created_at order, so every ticket of that second is read. Going on from
-        the moment this began (or the newest update seen, if earlier) re-reads whatever changed meanwhile. Returns
-        None when Freshdesk's 300-page wall stops it (the pass then pages that second by number, and says so).
+        Updates do not move a ticket in created_at order, so every ticket of that second is read, unless tickets
+        created in one second straddle a page boundary (that order has no tie-break either): then the pass goes on
+        right after the crowded second, reading the rest again in updated_at order, and warns if tickets of the
+        crowded second were among them. Otherwise it goes on from the moment this began (or the newest update seen,
+        if earlier). Returns None when Freshdesk's 300-page wall stops it (the pass then pages that second by
+        number, and says so).
         """
-        started, newest, page_no = None, since, 1
+        started, newest, page_no, straddled, previous = None, since, 1, False, None
         while True:
             response = self._list(filter_name, since, page_no, WIDE_PAGE, order_by="created_at")
             if response is None:
@@ -115,14 +118,26 @@ class FreshdeskConnector(FreshworksConnectorBase):
                               "by page number, which Freshdesk does not keep in order, so a few of its tickets may "
                               "be missed until a full sync")
                 return None
-            started = started or server_time(response)
-            items = _items(response)
+            started, items = started or server_time(response), _items(response)
             newest = max(newest, max_updated(items) or newest)
+            straddled = self._straddles(previous, items, since) or straddled
+            previous = items[-1] if items else previous
             yield self._page(work, name, filter_name, since, items,
                              f"{label} updated since {fw_time(since)} by creation time, page {page_no}")
             if not items or "next" not in response.links:
-                return max(since + timedelta(seconds=1), min(started, newest))
+                after = since + timedelta(seconds=1)
+                return after if straddled else max(after, min(started, newest))
             page_no += 1
+
+    def _straddles(self, previous: dict[str, Any] | None, items: list[dict[str, Any]], since: datetime) -> bool:
+        """Whether tickets created in one second straddle the page boundary before items (warn if they are of
+        the crowded second itself: nothing can read those in a reliable order)."""
+        if previous is None or not items or _created(items[0]) != _created(previous):
+            return False
+        if since in (parse_time(previous.get("updated_at")), parse_time(items[0].get("updated_at"))):
+            self.warnings(f"Freshdesk: tickets created in one second and updated in {fw_time(since)} are more than "
+                          "a page; a few of them may be missed until a full sync")
+        return True
 
     def _page(self, work: dict[str, Any], name: str, filter_name: str | None, since: datetime,
               items: list[dict[str, Any]], label: str) -> Page:
@@ -156,6 +171,11 @@ class FreshdeskConnector(FreshworksConnectorBase):
             raise ConfigurationError(f"Freshdesk rejected the ticket list request (400): {said}; check "
                                      f"FRESHDESK_BASE_URL and SYNC_PAGE_SIZE", source=self.source)
         return response
+
+
+def _created(item: dict[str, Any]) -> datetime | None:
+    """A ticket's created_at."""
+    return parse_time(item.get("created_at"))
 
 
 def _items(response: VendorResponse) -> list[dict[str, Any]]:
