@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import text
 
 from tickettracker.store.extensions import db
+from tickettracker.sync.atrisk import refresh_at_risk
 from vendorsim import VendorSimulator
+from vendorsim.timeutil import fw_format
 
 from . import simulator_fixtures as fx
 from .simulator_fixtures import (
@@ -101,3 +104,23 @@ def test_a_cursor_from_before_accounts_adopts_the_cached_rows_without_reading_ag
     assert outcome.counts.created == 0 and outcome.counts.fetched < count
     assert db.session.execute(text("SELECT count(*) FROM tickets WHERE account = ''")).scalar() == 0
     assert len(cache_rows("freshdesk")) == count
+
+
+def test_the_at_risk_refresh_writes_as_the_bound_account_and_leaves_a_switched_source_to_the_full_sync(ctx, sim):
+    settings = make_settings(ctx, sla_horizon_minutes=240)
+    due = fw_format(datetime.now(timezone.utc) + timedelta(hours=1))
+    sim.vendor("freshdesk").edit("5", status=2, due_by=due)
+    sync(settings, "freshdesk")
+    sim.vendor("freshdesk").edit("5", subject="Checkout down for everyone")
+    assert refresh_at_risk(settings, Recorder()).status == "completed"
+    accounts = rows_by_account()
+    assert len(accounts) == 1 and next(iter(accounts.values()))["5"]["subject"] == "Checkout down for everyone"
+    production = VendorSimulator(seed=31, sizes={"freshservice": 5, "freshdesk": 40, "jira": 5},
+                                 timeout_sleep=1.0).start()
+    try:
+        recorder = Recorder()
+        refresh_at_risk(pointed_at(settings, production), recorder)
+        assert any("Freshdesk part skipped: its address changed" in m for _, m in recorder.logs)
+        assert rows_by_account() == accounts and production.vendor("freshdesk").request_count("/tickets/") == 0
+    finally:
+        stop_quickly(production)

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import psycopg
 import pytest
 from sqlalchemy import text
 
-from tickettracker.core.vocabulary import SyncStatus
+from tickettracker.core.vocabulary import AT_RISK, SyncStatus
 from tickettracker.store.extensions import db, redis_client
 from tickettracker.store.models import SyncRun
 from tickettracker.sync import jobs, lifecycle, runs
+from tickettracker.sync.atrisk import refresh_at_risk
 from tickettracker.sync.ingest import StaleAttempt, write_page
 from tickettracker.sync.runner import run_sync
+from vendorsim.timeutil import fw_format
 
 from . import simulator_fixtures as fx
 from .simulator_fixtures import Recorder, assert_matches_truth, cache_rows, cursor_rows, make_settings, only
@@ -125,3 +128,15 @@ def test_a_worker_that_wakes_after_its_run_was_retried_stops_and_the_retry_compl
     assert work(retry.id).startswith("Sync completed")
     db.session.expire_all()
     assert_matches_truth(sim, "jira")
+
+
+def test_an_at_risk_refresh_declared_lost_writes_nothing_more(ctx, sim):
+    settings = make_settings(ctx, sla_horizon_minutes=240)
+    sim.vendor("freshdesk").edit("5", status=2, due_by=fw_format(datetime.now(timezone.utc) + timedelta(hours=1)))
+    run_sync(only(settings, "freshdesk"), "Incidents", Recorder())
+    sim.vendor("freshdesk").edit("5", subject="Changed after the run was declared lost")
+    run_id = running_run(AT_RISK)
+    runs.finish(run_id, SyncStatus.FAILED, "Failed: worker lost")
+    with pytest.raises(StaleAttempt):
+        refresh_at_risk(settings, Recorder(), run_id)
+    assert cache_rows("freshdesk")["5"]["subject"] != "Changed after the run was declared lost"

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from sqlalchemy import text
 
 from tickettracker.store.extensions import db
-from tickettracker.sync.ingest import fence
+from tickettracker.sync.ingest import fence, load_cursor
 
 CLAIM_SQL = text("UPDATE tickets SET account = :a WHERE source = :s AND account = ''")
 HIDE_OTHERS_SQL = text("UPDATE tickets SET is_deleted = true, hidden_reason = 'other_account', synced_at = now() "
@@ -61,6 +61,17 @@ def bind(source: str, label: str, scope: dict[str, Any], watermark: datetime | N
                    "again" + (f"; {hidden} items of the previous account leave the lists (kept, marked as read from "
                               "another account)" if moved else ""))
     return None, state, wanted["account"]
+
+
+def account_for(source: str, scope: dict[str, Any]) -> str | None:
+    """The account tag a targeted write (not a full sync) of a source uses: the one its cursor is bound to, '' for
+    rows cached before cursors were bound, or None when the source now points at another address (only a full
+    sync, which rebinds the cursor, may write that account's rows)."""
+    _, state = load_cursor(source)
+    bound = state.get("bound")
+    if not isinstance(bound, dict):
+        return ""
+    return bound["account"] if bound.get("account") == fingerprint(scope["address"]) else None
 
 
 def _store(source: str, account: str, watermark: datetime | None, state: dict[str, Any], run_id: str | None, *,

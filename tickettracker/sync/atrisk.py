@@ -25,6 +25,7 @@ from tickettracker.core.config import Settings
 from tickettracker.core.vocabulary import AT_RISK
 from tickettracker.store.extensions import db
 from tickettracker.store.models import SyncSchedule, Ticket, TicketLink
+from tickettracker.sync.accounts import account_for
 from tickettracker.sync.ingest import WriteResult, mark_deleted, write_page
 from tickettracker.sync.links import HELPDESKS, LinkScope
 from tickettracker.sync.runner import SyncCounts, SyncOutcome, SyncReporter
@@ -81,11 +82,12 @@ def linked_jira(ticket_ids: Sequence[int], limit: int) -> dict[str, str]:
 class _Refresh:
     """One at-risk refresh: counts, progress and the two parts."""
 
-    def __init__(self, settings: Settings, reporter: SyncReporter) -> None:
-        self.settings, self.reporter = settings, reporter
+    def __init__(self, settings: Settings, reporter: SyncReporter, run_id: str | None = None) -> None:
+        self.settings, self.reporter, self.run_id = settings, reporter, run_id
         self.counts, self.stats = SyncCounts(), []
         self.scope = LinkScope.load(settings)
         self.skipped: list[str] = []
+        self.account = ""  # the account tag of the rows the current part writes (sync/accounts.py)
 
     def add(self, result: WriteResult, fetched: int) -> None:
         """Fold one write into the counts."""
@@ -96,6 +98,25 @@ class _Refresh:
         c.deleted += result.deleted
         c.requests = sum(s.requests for s in self.stats)
         c.rate_limit_waits = sum(s.rate_limit_waits for s in self.stats)
+
+    def bound(self, connector: Any) -> bool:
+        """Write as the account the source's cursor is bound to; skip a source pointed at another account since."""
+        account = account_for(connector.source, connector.cursor_scope())
+        if account is None:
+            self.reporter.log("info", f"{connector.label} part skipped: its address changed since the last full "
+                                      "sync, which has to read the new account first")
+            return False
+        self.account = account
+        return True
+
+    def write(self, source: str, records: list[Any]) -> None:
+        """Upsert records (with their links) as rows of the bound account, fenced on the run."""
+        self.add(write_page(source, records, None, self.scope, account=self.account, run_id=self.run_id),
+                 len(records))
+
+    def gone(self, source: str, ids: list[str]) -> None:
+        """Flag ids the vendor no longer has."""
+        self.counts.deleted += mark_deleted(source, ids, account=self.account, run_id=self.run_id)
 
     def progress(self, message: str) -> None:
         """Report without a percentage (the run is short)."""
@@ -116,7 +137,8 @@ class _Refresh:
                 return
             for connector in self.connectors("Incidents"):
                 try:
-                    self._tickets(connector, [ext for _, source, ext in targets if source == connector.source])
+                    if self.bound(connector):
+                        self._tickets(connector, [ext for _, source, ext in targets if source == connector.source])
                 finally:
                     connector.close()
 
@@ -132,12 +154,12 @@ class _Refresh:
             else:
                 records.append(connector.record(item))
             if len(records) >= WRITE_BATCH or position == len(ids):
-                self.add(write_page(connector.source, records, None, self.scope), len(records))
+                self.write(connector.source, records)
                 records = []
                 self.progress(f"{connector.label}: {position} of {len(ids)} at-risk tickets read")
         if records:  # cancelled mid-batch: keep what was read
-            self.add(write_page(connector.source, records, None, self.scope), len(records))
-        self.counts.deleted += mark_deleted(connector.source, gone)
+            self.write(connector.source, records)
+        self.gone(connector.source, gone)
 
     def jira(self, issues: dict[str, str]) -> None:
         """Read the linked Jira issues by id, a batch per search (while no full JIRA run holds the lock)."""
@@ -148,32 +170,36 @@ class _Refresh:
                 return
             for connector in self.connectors("JIRA"):
                 try:
-                    connector._find_sprint_field()
-                    self._issues(connector, issues)
+                    if self.bound(connector):
+                        connector._find_sprint_field()
+                        self._issues(connector, issues)
                 finally:
                     connector.close()
 
     def _issues(self, connector: Any, issues: dict[str, str]) -> None:
         """Write each batch; confirm ids a batch did not return with one GET each (404: flagged deleted)."""
         for asked, records in connector.fetch_ids(issues):
-            self.add(write_page("jira", records, None, self.scope), len(records))
+            self.write("jira", records)
             returned = {str((r.raw or {}).get("id")) for r in records}
             for ident in (i for i in asked if i not in returned):
                 issue = connector.issue(ident)
                 record = connector.record(issue) if issue else None
                 if record is None:
-                    self.counts.deleted += mark_deleted("jira", [ident])
+                    self.gone("jira", [ident])
                 else:
-                    self.add(write_page("jira", [record], None, self.scope), 1)
+                    self.write("jira", [record])
             self.progress(f"Jira: {self.counts.fetched} at-risk items read")
 
 
-def refresh_at_risk(settings: Settings, reporter: SyncReporter) -> SyncOutcome:
-    """Refresh the at-risk tickets, then the Jira issues linked to them; raise ConfigurationError if nothing is set."""
+def refresh_at_risk(settings: Settings, reporter: SyncReporter, run_id: str | None = None) -> SyncOutcome:
+    """Refresh the at-risk tickets, then the Jira issues linked to them; raise ConfigurationError if nothing is set.
+
+    With run_id, every write is fenced on that run (ingest.fence), like a full sync's.
+    """
     if not settings.vendors.configured_sources():
         raise ConfigurationError("No source is configured, so there is nothing to refresh")
     now, window = datetime.now(timezone.utc), horizon(settings)
-    refresh = _Refresh(settings, reporter)
+    refresh = _Refresh(settings, reporter, run_id)
     targets = helpdesk_targets(now, window, settings.sla_refresh_max_items)
     refresh.progress(f"{len(targets)} at-risk tickets (due within {_span(window)} either side of now)")
     refresh.helpdesk(targets)

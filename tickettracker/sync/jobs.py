@@ -153,7 +153,7 @@ def _execute(app: Flask, run_id: str) -> str:
 def _run(settings: Any, sync_type: str, run_id: str, full: bool) -> Any:
     """Run a full sync under its type's lock, or the at-risk refresh (which takes the locks it needs itself)."""
     if sync_type == AT_RISK:
-        return refresh_at_risk(settings, RunReporter(run_id))
+        return refresh_at_risk(settings, RunReporter(run_id), run_id)
     with type_lock(sync_type):
         return run_sync(settings, sync_type, RunReporter(run_id), full=full, run_id=run_id)
 
