@@ -149,3 +149,11 @@ def _hide_project(vendor, project_key: str) -> None:
         for item in vendor.store.items.values():
             if item.group == project_key:
                 item.state = "gone"
+
+
+def test_remote_links_that_keep_failing_are_a_warning_not_a_failed_sync(ctx, sim):
+    sim.vendor("jira").inject("500", count=1000, path_contains="/remotelink")
+    recorder = Recorder()
+    outcome = sync(make_settings(ctx, http_max_retries=1), "jira", recorder)
+    assert outcome.status == "completed" and len(cache_rows("jira")) == 45
+    assert any("remote issue links failed" in m for level, m in recorder.logs if level == "warning")
