@@ -500,7 +500,7 @@ def test_http_control_endpoints_need_no_auth_and_skip_budget(sim):
     stats = requests.get(f"{base}/_sim/stats", timeout=5).json()
     assert stats["requests"] == 1 and stats["by_status"] == {"503": 1}
     ids = requests.get(f"{base}/_sim/ids", timeout=5).json()
-    assert set(ids) == {"live", "deleted", "spam", "archived"}
+    assert set(ids) == {"live", "deleted", "spam", "archived", "hidden"}
     assert requests.post(f"{base}/_sim/fault", json={"fault": "nope"}, timeout=5).status_code == 400
     assert requests.get(f"{base}/_sim/nothing", timeout=5).status_code == 404
     assert requests.post(f"{base}/_sim/rate_limit", json={"per_minute": None}, timeout=5).status_code == 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import re
 import threading
 import time
@@ -21,6 +22,7 @@ from vendorsim.store import DEFAULT_KINDS, Item, Store
 
 log = logging.getLogger("vendorsim")
 INSTANT_FAULTS = frozenset({"429", "500", "502", "503", "401", "403"})
+AUX_FAULT_RATE = 0.05  # the adversarial profile fails this share of auxiliary calls with a 503
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class VendorApp:
 
     name = "vendor"
     routes: list[Route] = []
+    aux_kinds: frozenset[str] = frozenset()  # the auxiliary calls this vendor serves (see aux_of)
 
     def __init__(self, store: Store, credentials: dict[str, str], rate_limit_per_minute: int | None = None,
                  window_seconds: float = 60.0) -> None:
@@ -68,6 +71,8 @@ class VendorApp:
         self.limiter = RateLimiter(rate_limit_per_minute, window_seconds)
         self.list_limiter = RateLimiter(None, window_seconds)
         self.faults = FaultBook()
+        self.faults.aux_kinds = self.aux_kinds
+        self.adversarial: int | None = None  # the adversarial profile's seed while it is on
         self.requests: list[tuple[str, str, int]] = []
         self._log_lock = threading.Lock()
         self._pending: list[PendingMutation] = []
@@ -96,9 +101,54 @@ class VendorApp:
         if not self.store.edit(str(ext_id), changes):
             raise KeyError(f"no live item {ext_id!r}")
 
-    def inject(self, fault: str, count: int = 1, path_contains: str | None = None, after: int = 0) -> None:
-        """Make the next `count` matching requests (after skipping `after`) fail with `fault`."""
-        self.faults.add(fault, count, path_contains, after)
+    def inject(self, fault: str, count: int = 1, path_contains: str | None = None, after: int = 0,
+               aux: str | None = None) -> None:
+        """Make the next `count` matching requests (after skipping `after`) fail with `fault`; `aux` names a kind
+        of auxiliary call (see aux_kinds, "aux" = any) instead of, or on top of, a path substring."""
+        self.faults.add(fault, count, path_contains, after, aux)
+
+    # ----- adversarial switches ----------------------------------------------------------------------------------
+    def set_adversarial(self, on: bool = True, seed: int | None = None) -> None:
+        """The adversarial profile: every switch that can break a sync on (or off again), with one seed.
+
+        Deletions and spam leave updated_at alone, items sharing a sort key come back in a new order on every call,
+        a share of auxiliary calls fails with 503, plus the vendor's own switches (vendor_switches).
+        """
+        seed = 0 if seed is None else int(seed)
+        self.adversarial = seed if on else None
+        self.set_silent_deletes(on)
+        self.set_tie_shuffle(seed if on else None)
+        self.faults.random_aux(AUX_FAULT_RATE if on else 0.0, seed)
+        self.vendor_switches(on)
+
+    def vendor_switches(self, on: bool) -> None:
+        """Turn this vendor's own adversarial switches on or off (subclasses)."""
+
+    def switches(self) -> dict[str, Any]:
+        """The state of every adversarial switch."""
+        return {"adversarial": self.adversarial is not None, "seed": self.adversarial,
+                "silent_deletes": not self.store.bump_on_delete, "shuffle_ties": self.store.tie_rng is not None,
+                "aux_fault_rate": self.faults.aux_rate}
+
+    def set_silent_deletes(self, on: bool = True) -> None:
+        """Deletions and spam leave updated_at unchanged (on), or move it to now like an edit (off)."""
+        self.store.bump_on_delete = not on
+
+    def set_tie_shuffle(self, seed: int | None) -> None:
+        """Return items with an equal sort key in a new seeded-random order on every call (None = stable)."""
+        self.store.tie_rng = None if seed is None else random.Random(seed * 7907 + 11)
+
+    def move(self, ext_id: str, group: Any) -> str:
+        """Move an item to another group (a Jira project); returns its new external id."""
+        return self.store.move_item(str(ext_id), group)
+
+    def hidden_ids(self) -> set[str]:
+        """External ids of live items the account can no longer see."""
+        return self.store.hidden_ids()
+
+    def aux_of(self, request: Request) -> frozenset[str]:
+        """The kinds of auxiliary call a request is (empty for the main list or search)."""
+        return frozenset()
 
     def clear_faults(self) -> None:
         """Disarm all injected faults and pending mutations."""
@@ -107,10 +157,10 @@ class VendorApp:
             self._pending.clear()
 
     def truth(self) -> dict[str, dict[str, Any]]:
-        """Every existing, non-deleted, non-spam item as the API would return it (all fields)."""
+        """Every existing, non-deleted, non-spam item the account can see, as the API would return it."""
         with self.store.lock:
             live = {item.ext_id: self.render_truth(item) for item in self.store.items.values()
-                    if item.state == "live"}
+                    if item.state == "live" and self.store.visible(item)}
         return json.loads(json.dumps(live))  # a deep copy in exactly the JSON the API sends
 
     def deleted_ids(self) -> set[str]:
@@ -162,7 +212,8 @@ class VendorApp:
             total = len(self.requests)
         return {"vendor": self.name, "items": sum(states.values()), "states": dict(states), "requests": total,
                 "by_status": dict(by_status), "rate_limit": self.limiter.peek(), "faults": self.faults.pending(),
-                "bad_token": self.bad_token, "consistency_delay": self.store.consistency_delay}
+                "bad_token": self.bad_token, "consistency_delay": self.store.consistency_delay,
+                "switches": self.switches()}
 
     # ----- hooks for vendors -------------------------------------------------------------------------------------
     def render_truth(self, item: Item) -> dict[str, Any]:
@@ -200,7 +251,7 @@ class VendorApp:
             return handle_control(self, request)(environ, start_response)
         query = request.query_string.decode("latin-1")
         target = request.path + (f"?{query}" if query else "")
-        fault = self.faults.take(target)
+        fault = self.faults.take(target, self.aux_of(request))
         if fault == "reset":
             self._record(request.method, target, 0, False)
             reset_connection(environ)

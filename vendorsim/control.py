@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # the app imports this module to route /_sim/ requests
 Handler = Callable[["VendorApp", dict[str, Any]], Any]
 
 
-def _mutate(app: VendorApp, body: dict[str, Any]) -> Any:
+def _mutate(app: VendorApp, body: dict[str, Any]) -> Any:  # kinds may include move, hide, tie_burst
     """POST /_sim/mutate {"n", "seed"?, "kinds"?}."""
     kinds = body.get("kinds") or ("update", "create", "delete", "spam")
     return {"changed": app.mutate(int(body.get("n", 1)), body.get("seed"), kinds)}
@@ -34,9 +34,27 @@ def _edit(app: VendorApp, body: dict[str, Any]) -> Any:
 
 
 def _fault(app: VendorApp, body: dict[str, Any]) -> Any:
-    """POST /_sim/fault {"fault", "count"?, "path_contains"?, "after"?}."""
-    app.inject(str(body["fault"]), int(body.get("count", 1)), body.get("path_contains"), int(body.get("after", 0)))
+    """POST /_sim/fault {"fault", "count"?, "path_contains"?, "after"?, "aux"?}."""
+    app.inject(str(body["fault"]), int(body.get("count", 1)), body.get("path_contains"), int(body.get("after", 0)),
+               body.get("aux"))
     return {"faults": app.faults.pending()}
+
+
+def _adversarial(app: VendorApp, body: dict[str, Any]) -> Any:
+    """POST /_sim/adversarial {"on"?: true, "seed"?}: every adversarial switch at once."""
+    app.set_adversarial(bool(body.get("on", True)), body.get("seed"))
+    return app.switches()
+
+
+def _move(app: VendorApp, body: dict[str, Any]) -> Any:
+    """POST /_sim/move {"id", "to"}: move an item to another group (a Jira issue to another project)."""
+    return {"moved": str(body["id"]), "now": app.move(str(body["id"]), body["to"])}
+
+
+def _hide(app: VendorApp, body: dict[str, Any]) -> Any:
+    """POST /_sim/hide {"group", "hidden"?: true}: the account loses (or regains) access to a Jira project."""
+    return {"items": app.store.hide_group(body["group"], bool(body.get("hidden", True))),
+            "hidden": sorted(app.store.hidden_groups)}
 
 
 def _rate_limit(app: VendorApp, body: dict[str, Any]) -> Any:
@@ -48,7 +66,9 @@ def _rate_limit(app: VendorApp, body: dict[str, Any]) -> Any:
 
 
 def _settings(app: VendorApp, body: dict[str, Any]) -> Any:
-    """POST /_sim/settings {"bad_token"?, "consistency_delay"?, "timeout_sleep"?, "bump_on_delete"?}."""
+    """POST /_sim/settings {"bad_token"?, "consistency_delay"?, "timeout_sleep"?, "bump_on_delete"?,
+    "silent_deletes"?, "shuffle_ties"? (a seed, or null), "aux_fault_rate"?, "workspaces_refused"?,
+    "strict_issue_refs"?, "tie_burst_size"?} (the last two vendor-specific switches where they apply)."""
     if "bad_token" in body:
         app.set_bad_token(bool(body["bad_token"]))
     if "consistency_delay" in body:
@@ -56,7 +76,20 @@ def _settings(app: VendorApp, body: dict[str, Any]) -> Any:
     if "timeout_sleep" in body:
         app.timeout_sleep = float(body["timeout_sleep"])
     if "bump_on_delete" in body:
-        app.store.bump_on_delete = bool(body["bump_on_delete"])
+        app.set_silent_deletes(not body["bump_on_delete"])
+    if "silent_deletes" in body:
+        app.set_silent_deletes(bool(body["silent_deletes"]))
+    if "shuffle_ties" in body:
+        app.set_tie_shuffle(None if body["shuffle_ties"] in (None, False) else int(body["shuffle_ties"]))
+    if "aux_fault_rate" in body:
+        app.faults.random_aux(float(body["aux_fault_rate"]), body.get("seed"))
+    if "tie_burst_size" in body:
+        app.store.tie_burst_size = int(body["tie_burst_size"])
+    for switch in ("workspaces_refused", "strict_issue_refs"):
+        if switch in body:
+            if not hasattr(app, switch):
+                raise ValueError(f"{switch} does not apply to {app.name}")
+            setattr(app, switch, bool(body[switch]))
     return app.stats()
 
 
@@ -75,7 +108,7 @@ def _reset_counts(app: VendorApp, body: dict[str, Any]) -> Any:
 def _ids(app: VendorApp, body: dict[str, Any]) -> Any:
     """GET /_sim/ids: live, deleted, spam and archived external ids."""
     return {"live": sorted(app.truth()), "deleted": sorted(app.deleted_ids()), "spam": sorted(app.spam_ids()),
-            "archived": sorted(app.archived_ids())}
+            "archived": sorted(app.archived_ids()), "hidden": sorted(app.hidden_ids())}
 
 
 def _config(app: VendorApp, body: dict[str, Any]) -> Any:
@@ -93,6 +126,7 @@ ACTIONS: dict[tuple[str, str], Handler] = {
     ("GET", "truth"): lambda app, body: app.truth(), ("GET", "stats"): lambda app, body: app.stats(),
     ("GET", "requests"): lambda app, body: [list(entry) for entry in app.requests],
     ("GET", "ids"): _ids, ("GET", "config"): _config,
+    ("POST", "adversarial"): _adversarial, ("POST", "move"): _move, ("POST", "hide"): _hide,
 }
 
 

@@ -25,6 +25,9 @@ class FreshserviceApp(FreshworksApp):
     includes = ("stats", "requester", "requested_for", "onboarding_context", "offboarding_context")
     view_includes = ("tags", "conversations", "requester", "stats", "requested_for", "department")
     extra_params = frozenset({"workspace_id", "requester_id", "email", "type"})
+    aux_kinds = FreshworksApp.aux_kinds | {"workspaces"}
+    aux_paths = FreshworksApp.aux_paths + (("/api/v2/workspaces", "workspaces"),)
+    workspaces_refused = False  # an agent key without admin rights: GET /api/v2/workspaces answers 403
     routes = [
         route("GET", "/api/v2/tickets", "list_tickets", is_list=True),
         route("GET", r"/api/v2/tickets/(?P<ticket_id>\d+)", "view_ticket"),
@@ -77,8 +80,18 @@ class FreshserviceApp(FreshworksApp):
         """Everything the list returns with workspace_id set."""
         return self.render(item, [], None)
 
+    def vendor_switches(self, on: bool) -> None:
+        """The key is an agent's without admin rights: the workspace list is refused."""
+        self.workspaces_refused = on
+
+    def switches(self) -> dict[str, Any]:
+        """Shared switches plus the refused workspace list."""
+        return {**super().switches(), "workspaces_refused": self.workspaces_refused}
+
     def list_workspaces(self, request: Request) -> Response:
-        """GET /api/v2/workspaces."""
+        """GET /api/v2/workspaces; 403 access_denied for a key without admin rights (workspace_id=0 still works)."""
+        if self.workspaces_refused:
+            return self.fault_response("403")
         return json_response({"workspaces": [
             {"id": ws, "name": name, "primary": ws == PRIMARY_WORKSPACE, "state": "active"}
             for ws, name, _ in FS_WORKSPACES]})

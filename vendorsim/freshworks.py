@@ -65,6 +65,17 @@ class FreshworksApp(VendorApp):
     extra_params: frozenset[str] = frozenset()
     page_cap: int | None = None
     deep_page_delay = 0.0
+    aux_kinds = frozenset({"directory", "fields", "lookup"})
+    aux_paths: tuple[tuple[str, str], ...] = (("/api/v2/agents", "directory"), ("/api/v2/groups", "directory"),
+                                              ("/api/v2/ticket_fields", "fields"),
+                                              ("/api/v2/ticket_form_fields", "fields"))
+
+    def aux_of(self, request: Request) -> frozenset[str]:
+        """Directories, status fields and single-ticket look-ups are auxiliary; the ticket list is not."""
+        kinds = {kind for path, kind in self.aux_paths if request.path == path}
+        if request.path.startswith("/api/v2/tickets/") and request.method == "GET":
+            kinds.add("lookup")
+        return frozenset(kinds)
 
     def authorize(self, request: Request, target: Route) -> Response | None:
         """Basic auth with the API key as username and any password."""
@@ -175,6 +186,8 @@ class FreshworksApp(VendorApp):
             rows = [item for item in rows if item.body["status"] == 2]
         key = SORT_KEYS[query.order_by]
         rows.sort(key=lambda item: (key(item), item.num), reverse=query.desc)
+        if query.order_by in TIMED_ORDERS:  # the vendor promises no order among tickets of one second
+            rows = self.store.shuffle_ties(rows, key)
         return rows
 
     def extra_filter(self, query: ListQuery) -> Callable[[Item], bool]:
@@ -266,6 +279,7 @@ class FreshworksApp(VendorApp):
         return {"id": person.id, "name": person.name, "email": person.email, "mobile": None, "phone": person.phone}
 
 
+TIMED_ORDERS = frozenset({"created_at", "updated_at"})
 SORT_KEYS: dict[str, Callable[[Item], Any]] = {
     "created_at": lambda item: item.created, "updated_at": lambda item: item.updated,
     "due_by": lambda item: item.body["due_by"], "status": lambda item: item.body["status"],

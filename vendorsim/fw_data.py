@@ -26,7 +26,7 @@ GROUP_NAMES = ("Service Desk", "Network", "Hardware", "Software", "Access Manage
 class FreshworksFactory:
     """Shared Freshworks rules: ids ascend with creation, whole-second UTC timestamps."""
 
-    kinds = frozenset({"update", "create", "delete", "spam", "restore"})
+    kinds = frozenset({"update", "create", "delete", "spam", "restore", "tie_burst"})
     delete_state = "deleted"
     statuses: list[tuple[int, int]] = FS_STATUS
 
@@ -135,7 +135,7 @@ class FreshserviceFactory(FreshworksFactory):
 class FreshdeskFactory(FreshworksFactory):
     """Freshdesk tickets with companies, products and cf_ custom fields."""
 
-    kinds = frozenset({"update", "create", "delete", "spam", "archive", "restore"})
+    kinds = frozenset({"update", "create", "delete", "spam", "archive", "restore", "tie_burst"})
     statuses = FD_STATUS
 
     def __init__(self, seed: int) -> None:

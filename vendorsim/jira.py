@@ -42,15 +42,17 @@ CLOUD_ROUTES = _routes("23", [route("GET,POST", f"{V}/search/jql", "search_jql",
 DC_ROUTES = _routes("2", [route("GET,POST", r"/rest/api/(?P<version>2)/search", "search_legacy", is_list=True)])
 
 
-def errors(message: str, status: int, headers: dict[str, str] | None = None) -> Response:
+def errors(message: str | list[str], status: int, headers: dict[str, str] | None = None) -> Response:
     """Jira's error envelope."""
-    return json_response({"errorMessages": [message], "errors": {}}, status, headers)
+    messages = message if isinstance(message, list) else [message]
+    return json_response({"errorMessages": messages, "errors": {}}, status, headers)
 
 
 class JiraApp(VendorApp):
     """Jira Cloud (flavour='cloud') or Data Center (flavour='dc')."""
 
     name = "jira"
+    aux_kinds = frozenset({"projects", "remotelinks", "lookup", "fields", "myself", "count", "census", "by_id"})
 
     def __init__(self, store: Store, credentials: dict[str, str], factory: JiraFactory, flavour: str = "cloud",
                  timezone: str = "Asia/Kolkata", **kwargs: Any) -> None:
@@ -67,6 +69,62 @@ class JiraApp(VendorApp):
         self._throttled = itertools.count(1)
         self.peers: tuple[tuple[str, str], ...] = ()  # helpdesk base URLs, for links to their tickets
         self.projects = {alias.lower(): key for key, name, pid, _ in factory.projects for alias in (key, name, pid)}
+        self.strict_issue_refs = False  # an id/key comparison naming no (visible) issue is a 400, as on real Jira
+
+    # ----- adversarial switches and changes ----------------------------------------------------------------------
+    def vendor_switches(self, on: bool) -> None:
+        """JQL naming an issue that does not exist is refused."""
+        self.strict_issue_refs = on
+
+    def switches(self) -> dict[str, Any]:
+        """Shared switches plus strict issue references and the hidden projects."""
+        return {**super().switches(), "strict_issue_refs": self.strict_issue_refs,
+                "hidden_projects": sorted(self.store.hidden_groups)}
+
+    def move_issue(self, key: str, project_key: str) -> str:
+        """Move an issue to another project: the next key there, the same id, updated now; returns the new key.
+        The old key keeps working for GET issue and in JQL, as on Jira."""
+        if project_key not in self.project_keys:
+            raise KeyError(f"no project {project_key!r}")
+        return self.move(key, project_key)
+
+    def hide_project(self, project_key: str, hidden: bool = True) -> list[str]:
+        """The account loses (or regains) Browse on a project: it leaves the project lists, search and issue reads
+        (404, as for a deleted issue). Returns the keys of its issues."""
+        if project_key not in self.project_keys:
+            raise KeyError(f"no project {project_key!r}")
+        return self.store.hide_group(project_key, hidden)
+
+    def _exists(self, ref: str) -> bool:
+        """Whether an id or key names an issue this user can see (live, in a browsable project)."""
+        with self.store.lock:
+            item = self.store.resolve(ref.upper()) if not ref.isdigit() else self._by_number(ref)
+            return item is not None and item.state == "live" and self.store.visible(item)
+
+    def _by_number(self, number: str) -> Any:
+        """The item with this numeric id, whatever its state."""
+        return next((i for i in self.store.items.values() if str(i.num) == number), None)
+
+    def aux_of(self, request: Request) -> frozenset[str]:
+        """Every call but the main issue search is auxiliary; id-only searches are census pages, `id in (...)`
+        searches are look-ups by id."""
+        path = request.path
+        if "/search" in path and not path.endswith("/approximate-count"):
+            try:
+                params = read_params(request)
+            except SearchError:
+                return frozenset()
+            wanted = wanted_fields(params.fields, "id" if path.endswith("/jql") else "*navigable", self.flavour)
+            if wanted is not None and wanted <= {"id", "key"}:
+                return frozenset({"census"})
+            return frozenset({"by_id"}) if " in (" in params.jql.lower() and "id" in params.jql.lower() else frozenset()
+        if path.endswith("/remotelink"):
+            return frozenset({"remotelinks"})
+        for suffix, kind in (("/approximate-count", "count"), ("/project/search", "projects"), ("/project", "projects"),
+                             ("/field", "fields"), ("/myself", "myself")):
+            if path.endswith(suffix):
+                return frozenset({kind})
+        return frozenset({"lookup"}) if "/issue/" in path else frozenset()
 
     @property
     def project_keys(self) -> list[str]:
@@ -160,9 +218,12 @@ class JiraApp(VendorApp):
                 if named:  # anonymous users see no project, so naming one fails like a missing project
                     return errors(f"The value '{named[0]}' does not exist for the field 'project'.", 400, headers)
                 return json_response(empty, 200, headers)
-            query = parse(params.jql, self.projects, self.zone, utcnow())
+            query = parse(params.jql, self.projects, self.zone, utcnow(),
+                          self._exists if self.strict_issue_refs else None)
             return json_response(page(query, params), 200, headers)
-        except (JqlError, SearchError) as error:
+        except JqlError as error:
+            return errors(error.messages or [str(error)], 400, headers)
+        except SearchError as error:
             return errors(str(error), 400, headers)
         except SearchLimit as error:
             return errors(str(error), 500, headers)
@@ -184,7 +245,7 @@ class JiraApp(VendorApp):
             return json_response({"count": 0}, 200, self.seraph(request))
         try:
             query = parse(str((request.get_json(silent=True) or {}).get("jql") or ""), self.projects, self.zone,
-                          utcnow())
+                          utcnow(), self._exists if self.strict_issue_refs else None)
             if query.where is None:
                 raise JqlError("Unbounded JQL queries are not allowed here. Please add a search restriction.")
         except JqlError as error:
@@ -212,9 +273,9 @@ class JiraApp(VendorApp):
         state = self.auth_state(request)
         if state == "failed":
             return Response(NOT_AUTHENTICATED, 401, self.seraph(request), content_type="text/plain")
-        item = self.store.get(key) or next((i for i in self.store.items.values() if str(i.num) == key), None)
-        if state != "ok" or item is None or item.state != "live":
-            return errors(NO_ISSUE, 404)
+        item = self._by_number(key) if key.isdigit() else self.store.resolve(key.upper())
+        if state != "ok" or item is None or item.state != "live" or not self.store.visible(item):
+            return errors(NO_ISSUE, 404)  # deleted, or in a project the user may not browse: the same answer
         return item
 
     def get_issue(self, request: Request, version: str, key: str) -> Response:
@@ -265,7 +326,7 @@ class JiraApp(VendorApp):
         if self.auth_state(request) != "ok":
             return json_response([], 200, self.seraph(request))
         return json_response([{"id": pid, "key": key, "name": name, "projectTypeKey": "software"}
-                              for key, name, pid, _ in self.factory.projects])
+                              for key, name, pid, _ in self.factory.projects if key not in self.store.hidden_groups])
 
     def search_projects(self, request: Request, version: str) -> Response:
         """GET /rest/api/{v}/project/search (paged envelope)."""

@@ -44,7 +44,7 @@ class RenderContext:
 class JiraFactory:
     """Issues over 2-3 projects; id = 10000 + n, external id = key."""
 
-    kinds = frozenset({"update", "create", "delete"})
+    kinds = frozenset({"update", "create", "delete", "move", "hide", "tie_burst"})
     delete_state = "gone"
 
     def __init__(self, seed: int, project_count: int = 3) -> None:
@@ -113,6 +113,20 @@ class JiraFactory:
             body["labels"] = sorted(set(body["labels"]) | set(pick_tags(rng)))
         if rng.random() < 0.2:
             body["summary"] = subject(rng)
+
+    def move(self, item: Item, group: Any) -> str:
+        """Move an issue to another project as Jira does: the next key there, the same id; returns the new key."""
+        project = next(p for p in self.projects if p[0] == group)
+        self.counters[group] += 1
+        old_keys = [*item.body.get("_old_keys", ()), item.ext_id]
+        item.body = {**item.body, "_project": project, "_seq": self.counters[group], "_old_keys": old_keys}
+        item.group = group
+        item.ext_id = f"{group}-{self.counters[group]}"
+        return item.ext_id
+
+    def group_keys(self) -> list[Any]:
+        """The project keys."""
+        return [key for key, *_ in self.projects]
 
     def sync_flags(self, item: Item) -> None:
         """Jira has no deleted/spam flags: deleted issues simply vanish."""

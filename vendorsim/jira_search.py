@@ -93,17 +93,18 @@ def decode_token(token: str | None, jql: str) -> int:
 
 
 def matching(items: list[Item], query: Jql, store: Any) -> list[tuple[Item, Snapshot]]:
-    """Rows the (eventually consistent) index returns for a parsed query, sorted."""
+    """Rows the (eventually consistent) index returns for a parsed query, sorted; issues of projects the user may
+    not browse are left out, and ties on the ORDER BY clause may come in any order (the tie-shuffle switch)."""
     now = utcnow()
     rows = []
     for item in items:
-        if item.state != "live":
+        if item.state != "live" or not store.visible(item):
             continue
         snap = store.search_view(item, now)
         if snap is not None and (query.where is None or query.where(item, snap)):
             rows.append((item, snap))
     query.sort(rows)
-    return rows
+    return store.shuffle_ties(rows, query.sort_key)
 
 
 def cloud_page(app: Any, request: Request, query: Jql, params: SearchParams, version: int) -> dict[str, Any]:

@@ -25,7 +25,15 @@ SORTS: dict[str, Callable[[Item, Snapshot], Any]] = {
 
 
 class JqlError(ValueError):
-    """An invalid query; the message is what Jira puts in errorMessages."""
+    """An invalid query; the messages are what Jira puts in errorMessages (one per problem)."""
+
+    def __init__(self, *messages: str) -> None:
+        """Keep every message; str() is the first."""
+        super().__init__(messages[0] if messages else "")
+        self.messages = list(messages)
+
+
+Exists = Callable[[str], bool]  # is there an issue with this id or key (that the user can see)?
 
 
 @dataclass
@@ -41,6 +49,10 @@ class Jql:
         rows.sort(key=lambda row: row[0].num)
         for name, desc in reversed(self.order or [("key", True)]):
             rows.sort(key=lambda row, fn=SORTS[name]: fn(*row), reverse=desc)
+
+    def sort_key(self, row: tuple[Item, Snapshot]) -> tuple[Any, ...]:
+        """What the ORDER BY clause compares: rows equal here are ties Jira may return in any order."""
+        return tuple(SORTS[name](*row) for name, _ in self.order or [("key", True)])
 
 
 def tokenize(text: str) -> list[tuple[str, str]]:
@@ -66,11 +78,13 @@ def tokenize(text: str) -> list[tuple[str, str]]:
 class Parser:
     """Recursive-descent parser producing a Jql."""
 
-    def __init__(self, text: str, projects: dict[str, str], zone: tzinfo, now: datetime) -> None:
-        """Prepare tokens; projects maps lower-cased key/name/id to the project key."""
+    def __init__(self, text: str, projects: dict[str, str], zone: tzinfo, now: datetime,
+                 exists: Exists | None = None) -> None:
+        """Prepare tokens; projects maps lower-cased key/name/id to the project key; with `exists`, an id/key
+        comparison naming no issue is an error, as Jira makes it."""
         self.tokens = tokenize(text)
         self.pos = 0
-        self.projects, self.zone, self.now = projects, zone, now
+        self.projects, self.zone, self.now, self.exists = projects, zone, now, exists
         self.named: list[str] = []
 
     def parse(self) -> Jql:
@@ -197,6 +211,11 @@ class Parser:
             return _date_clause(field, op, [self._date(field, value) for value in values])
         if field == "project":
             values = [self._project(value) for value in values]
+        if field in ("id", "key") and self.exists is not None:
+            missing = [value for value in values if not self.exists(value)]
+            if missing:
+                raise JqlError(*[f"An issue with key '{value}' does not exist for field '{field}'."
+                                 for value in missing])
         getter = FIELD_VALUE.get(field) or _unknown(field)
         wanted = {value.lower() for value in values}
         if op in ("=", "in"):
@@ -248,7 +267,8 @@ def _date_clause(field: str, op: str, values: list[Any]) -> Predicate:
 
 
 FIELD_VALUE: dict[str, Callable[[Item, Snapshot], Any]] = {
-    "project": lambda item, snap: item.group, "key": lambda item, snap: item.ext_id,
+    "project": lambda item, snap: item.group,
+    "key": lambda item, snap: [item.ext_id, *snap.body.get("_old_keys", ())],  # a moved issue keeps its old keys
     "id": lambda item, snap: item.num, "updated": lambda item, snap: snap.updated,
     "created": lambda item, snap: item.created, "status": lambda item, snap: snap.body["_status"][1],
     "statuscategory": lambda item, snap: snap.body["_status"][2], "labels": lambda item, snap: snap.body["labels"],
@@ -257,6 +277,6 @@ FIELD_VALUE: dict[str, Callable[[Item, Snapshot], Any]] = {
 }
 
 
-def parse(text: str, projects: dict[str, str], zone: tzinfo, now: datetime) -> Jql:
+def parse(text: str, projects: dict[str, str], zone: tzinfo, now: datetime, exists: Exists | None = None) -> Jql:
     """Parse JQL into a Jql or raise JqlError."""
-    return Parser(text or "", projects, zone, now).parse()
+    return Parser(text or "", projects, zone, now, exists).parse()

@@ -46,8 +46,10 @@ class VendorSimulator:
 
     def __init__(self, seed: int = 1, sizes: dict[str, int] | None = None, rate_limit_per_minute: int | None = None,
                  window_seconds: float = 60.0, jira_flavour: str = "cloud", jira_timezone: str = "Asia/Kolkata",
-                 host: str = "127.0.0.1", ports: dict[str, int] | None = None, timeout_sleep: float = 5.0) -> None:
-        """Generate the data for all three vendors (servers start with start())."""
+                 host: str = "127.0.0.1", ports: dict[str, int] | None = None, timeout_sleep: float = 5.0,
+                 adversarial: bool = False, adversarial_seed: int | None = None) -> None:
+        """Generate the data for all three vendors (servers start with start()); adversarial=True turns the
+        adversarial profile on (seeded by adversarial_seed, else seed)."""
         self.seed, self.host, self.ports = seed, host, dict(ports or {})
         self.jira_flavour = "dc" if jira_flavour in ("dc", "datacenter") else jira_flavour
         sizes = {**DEFAULT_SIZES, **(sizes or {})}
@@ -67,6 +69,13 @@ class VendorSimulator:
         self._servers: dict[str, BaseWSGIServer] = {}
         self._threads: list[threading.Thread] = []
         self.timeout_sleep = timeout_sleep
+        if adversarial:
+            self.set_adversarial(True, seed if adversarial_seed is None else adversarial_seed)
+
+    def set_adversarial(self, on: bool = True, seed: int | None = None) -> None:
+        """Turn every adversarial switch of every vendor on (or off): see VendorApp.set_adversarial."""
+        for offset, app in enumerate(self.apps.values()):
+            app.set_adversarial(on, None if seed is None else seed + offset)
 
     def _jira_credentials(self) -> dict[str, str]:
         """Cloud: email + API token. DC: username + PAT (Bearer) or username + password (Basic)."""
