@@ -68,7 +68,8 @@ def _rate_limit(app: VendorApp, body: dict[str, Any]) -> Any:
 def _settings(app: VendorApp, body: dict[str, Any]) -> Any:
     """POST /_sim/settings {"bad_token"?, "consistency_delay"?, "timeout_sleep"?, "bump_on_delete"?,
     "silent_deletes"?, "shuffle_ties"? (a seed, or null), "aux_fault_rate"?, "workspaces_refused"?,
-    "strict_issue_refs"?, "tie_burst_size"?} (the last two vendor-specific switches where they apply)."""
+    "strict_issue_refs"?, "tie_orders"?, "tie_burst_size"?}: workspaces_refused, strict_issue_refs and tie_orders
+    (the Freshworks sort fields whose ties are shuffled) apply only where the vendor has them."""
     if "bad_token" in body:
         app.set_bad_token(bool(body["bad_token"]))
     if "consistency_delay" in body:
@@ -83,6 +84,8 @@ def _settings(app: VendorApp, body: dict[str, Any]) -> Any:
         app.set_tie_shuffle(None if body["shuffle_ties"] in (None, False) else int(body["shuffle_ties"]))
     if "aux_fault_rate" in body:
         app.faults.random_aux(float(body["aux_fault_rate"]), body.get("seed"))
+    if "tie_orders" in body and hasattr(app, "tie_orders"):
+        app.tie_orders = frozenset(str(order) for order in body["tie_orders"])
     if "tie_burst_size" in body:
         app.store.tie_burst_size = int(body["tie_burst_size"])
     for switch in ("workspaces_refused", "strict_issue_refs"):

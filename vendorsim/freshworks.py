@@ -65,6 +65,7 @@ class FreshworksApp(VendorApp):
     extra_params: frozenset[str] = frozenset()
     page_cap: int | None = None
     deep_page_delay = 0.0
+    tie_orders = frozenset({"updated_at"})  # orders whose ties the tie-shuffle switch reorders ("created_at" too?)
     aux_kinds = frozenset({"directory", "fields", "lookup"})
     aux_paths: tuple[tuple[str, str], ...] = (("/api/v2/agents", "directory"), ("/api/v2/groups", "directory"),
                                               ("/api/v2/ticket_fields", "fields"),
@@ -186,7 +187,7 @@ class FreshworksApp(VendorApp):
             rows = [item for item in rows if item.body["status"] == 2]
         key = SORT_KEYS[query.order_by]
         rows.sort(key=lambda item: (key(item), item.num), reverse=query.desc)
-        if query.order_by in TIMED_ORDERS:  # the vendor promises no order among tickets of one second
+        if query.order_by in self.tie_orders:  # the vendor promises no order among tickets of one second
             rows = self.store.shuffle_ties(rows, key)
         return rows
 
@@ -279,7 +280,6 @@ class FreshworksApp(VendorApp):
         return {"id": person.id, "name": person.name, "email": person.email, "mobile": None, "phone": person.phone}
 
 
-TIMED_ORDERS = frozenset({"created_at", "updated_at"})
 SORT_KEYS: dict[str, Callable[[Item], Any]] = {
     "created_at": lambda item: item.created, "updated_at": lambda item: item.updated,
     "due_by": lambda item: item.body["due_by"], "status": lambda item: item.body["status"],
