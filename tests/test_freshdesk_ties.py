@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-import random
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -20,23 +18,9 @@ BIG = {"seed": 7, "sizes": {"freshservice": 10, "freshdesk": 260, "jira": 10}}
 
 
 def shuffle_ties(vendor: Any, seed: int = 3) -> None:
-    """Return items with equal sort keys in a different order on every call (any order_by), as Freshdesk may."""
-    rng, select = random.Random(seed), vendor.select
-    keys = {"updated_at": lambda item: item.updated, "created_at": lambda item: item.created}
-
-    def unstable(query: Any) -> list[Any]:
-        rows = select(query)
-        key = keys.get(query.order_by)
-        if key is None:
-            return rows
-        shuffled: list[Any] = []
-        for _, group in itertools.groupby(rows, key=lambda item: key(item).replace(microsecond=0)):
-            items = list(group)
-            rng.shuffle(items)
-            shuffled += items
-        return shuffled
-
-    vendor.select = unstable
+    """Return tickets with an equal sort key in a different order on every call, by creation as by update time."""
+    vendor.set_tie_shuffle(seed)
+    vendor.tie_orders = frozenset({"updated_at", "created_at"})
 
 
 def bulk_update(vendor: Any, count: int, seconds_ago: int = 30, skip: int = 0) -> list[str]:
