@@ -144,11 +144,7 @@ def _ticket_id(external_id: str) -> int:
 
 def _hide_project(vendor, project_key: str) -> None:
     """The account loses Browse on a project: it leaves the project list, search and issue reads."""
-    with vendor.store.lock:
-        vendor.factory.projects = [p for p in vendor.factory.projects if p[0] != project_key]
-        for item in vendor.store.items.values():
-            if item.group == project_key:
-                item.state = "gone"
+    vendor.hide_project(project_key)
 
 
 def test_remote_links_that_keep_failing_are_a_warning_not_a_failed_sync(ctx, sim):

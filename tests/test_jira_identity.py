@@ -15,18 +15,7 @@ app_config, ctx, sim = fx.app_config, fx.ctx, fx.sim  # fixtures used by this mo
 
 def move_issue(vendor: Any, key: str, project_key: str) -> str:
     """Move an issue to another project as Jira does: a new key, the same id, updated now."""
-    store, factory = vendor.store, vendor.factory
-    with store.lock:
-        item = store.items.pop(key)
-        project = next(p for p in factory.projects if p[0] == project_key)
-        factory.counters[project_key] += 1
-        item.ext_id = f"{project_key}-{factory.counters[project_key]}"
-        item.group = project_key
-        item.body = {**item.body, "_project": project, "_seq": factory.counters[project_key]}
-        item.updated = max(factory.now(), item.updated)
-        store.items[item.ext_id] = item
-        store.order[store.order.index(key)] = item.ext_id
-    return item.ext_id
+    return vendor.move_issue(key, project_key)
 
 
 def test_a_moved_issue_keeps_one_row_that_shows_its_new_key_everywhere(ctx, sim, client):

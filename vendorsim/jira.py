@@ -109,7 +109,7 @@ class JiraApp(VendorApp):
         """Every call but the main issue search is auxiliary; id-only searches are census pages, `id in (...)`
         searches are look-ups by id."""
         path = request.path
-        if "/search" in path and not path.endswith("/approximate-count"):
+        if path.endswith(("/search", "/search/jql")) and "/project/" not in path:
             try:
                 params = read_params(request)
             except SearchError:
