@@ -21,6 +21,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--window-seconds", type=float, default=60.0)
     parser.add_argument("--jira-flavour", choices=("cloud", "dc"), default="cloud")
     parser.add_argument("--jira-timezone", default="Asia/Kolkata")
+    parser.add_argument("--adversarial", action="store_true",
+                        help="turn the adversarial profile on (silent deletions, unstable ties, refused workspace "
+                             "list, strict issue references, failing auxiliary calls), seeded by --seed")
     parser.add_argument("--print-env", action="store_true", help="also print KEY=value settings for the app")
     return parser.parse_args(argv)
 
@@ -32,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed, host=args.host, rate_limit_per_minute=args.rate_limit_per_minute,
         window_seconds=args.window_seconds, jira_flavour=args.jira_flavour, jira_timezone=args.jira_timezone,
         sizes={name: getattr(args, f"size_{name}") for name in DEFAULT_SIZES},
-        ports={name: getattr(args, f"{name}_port") for name in DEFAULT_SIZES},
+        ports={name: getattr(args, f"{name}_port") for name in DEFAULT_SIZES}, adversarial=args.adversarial,
     ).start()
     for name, url in sim.base_urls.items():
         creds = " ".join(f"{key}={value}" for key, value in sim.credentials[name].items())
