@@ -103,7 +103,7 @@ class JiraApp(VendorApp):
 
     def _by_number(self, number: str) -> Any:
         """The item with this numeric id, whatever its state."""
-        return next((i for i in self.store.items.values() if str(i.num) == number), None)
+        return self.store.by_num.get(int(number))
 
     def aux_of(self, request: Request) -> frozenset[str]:
         """Every call but the main issue search is auxiliary; id-only searches are census pages, `id in (...)`

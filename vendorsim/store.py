@@ -70,6 +70,7 @@ class Store:
         self.lock = threading.RLock()
         self.factory = factory
         self.items: dict[str, Item] = {item.ext_id: item for item in items}
+        self.by_num: dict[int, Item] = {item.num: item for item in self.items.values()}
         self.order: list[str] = list(self.items)
         self.next_num = max((item.num for item in self.items.values()), default=0) + 1
         self.rng = random.Random(seed * 7919 + 17)
@@ -240,6 +241,7 @@ class Store:
         self.next_num += 1
         self._lag(item, None, now)
         self.items[item.ext_id] = item
+        self.by_num[item.num] = item
         self.order.append(item.ext_id)
         return item.ext_id
 
