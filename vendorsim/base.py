@@ -200,7 +200,8 @@ class VendorApp:
         self.bad_token = bool(on)
 
     def set_consistency_delay(self, seconds: float) -> None:
-        """Hide new/updated items from search for this many seconds."""
+        """Hide changes (creates, edits, deletions) from search for this many seconds: Jira search and
+        approximate-count, the Freshworks filter/search results and totals."""
         self.store.consistency_delay = float(seconds)
 
     def stats(self) -> dict[str, Any]:

@@ -69,7 +69,11 @@ def _settings(app: VendorApp, body: dict[str, Any]) -> Any:
     """POST /_sim/settings {"bad_token"?, "consistency_delay"?, "timeout_sleep"?, "bump_on_delete"?,
     "silent_deletes"?, "shuffle_ties"? (a seed, or null), "aux_fault_rate"?, "workspaces_refused"?,
     "strict_issue_refs"?, "tie_orders"?, "tie_burst_size"?}: workspaces_refused, strict_issue_refs and tie_orders
-    (the Freshworks sort fields whose ties are shuffled) apply only where the vendor has them."""
+    (the Freshworks sort fields whose ties are shuffled) apply only where the vendor has them; approximate_error
+    (Jira): approximate-count is off by up to that share of the true count.
+
+    consistency_delay: seconds a change takes to reach search (Jira search, approximate-count, and the Freshworks
+    filter/search endpoints' results and totals)."""
     if "bad_token" in body:
         app.set_bad_token(bool(body["bad_token"]))
     if "consistency_delay" in body:
@@ -93,6 +97,8 @@ def _settings(app: VendorApp, body: dict[str, Any]) -> Any:
             if not hasattr(app, switch):
                 raise ValueError(f"{switch} does not apply to {app.name}")
             setattr(app, switch, bool(body[switch]))
+    if "approximate_error" in body and hasattr(app, "approximate_error"):
+        app.approximate_error = float(body["approximate_error"])
     return app.stats()
 
 

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from vendorsim.base import route
 from vendorsim.freshworks import FreshworksApp, ListQuery, stats
 from vendorsim.fw_data import FD_STATUS_NAMES
+from vendorsim.fw_search import BODY_FIELDS, DATE_FIELDS
 from vendorsim.ratelimit import Verdict
 from vendorsim.responses import json_response
 from vendorsim.store import Item
@@ -28,8 +29,10 @@ class FreshdeskApp(FreshworksApp):
     order_fields = ("created_at", "due_by", "updated_at", "status")
     extra_params = frozenset({"order_by", "requester_id", "email", "company_id", "unique_external_id"})
     page_cap = 300
+    search_fields = DATE_FIELDS | frozenset(BODY_FIELDS) - {"workspace_id"}
     routes = [
         route("GET", "/api/v2/tickets", "list_tickets", is_list=True),
+        route("GET", "/api/v2/search/tickets", "search_tickets"),
         route("GET", r"/api/v2/tickets/(?P<ticket_id>\d+)", "view_ticket"),
         route("DELETE", r"/api/v2/tickets/(?P<ticket_id>\d+)", "delete_ticket"),
         route("PUT", r"/api/v2/tickets/(?P<ticket_id>\d+)/restore", "restore_ticket"),

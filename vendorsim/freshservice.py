@@ -9,6 +9,7 @@ from werkzeug.wrappers import Request, Response
 from vendorsim.base import route
 from vendorsim.freshworks import FreshworksApp, ListQuery, stats, validation_error
 from vendorsim.fw_data import FS_STATUS_NAMES, FS_WORKSPACE_ONLY, FS_WORKSPACES
+from vendorsim.fw_search import BODY_FIELDS, DATE_FIELDS
 from vendorsim.ratelimit import Verdict
 from vendorsim.responses import json_response
 from vendorsim.store import Item
@@ -28,8 +29,11 @@ class FreshserviceApp(FreshworksApp):
     aux_kinds = FreshworksApp.aux_kinds | {"workspaces"}
     aux_paths = FreshworksApp.aux_paths + (("/api/v2/workspaces", "workspaces"),)
     workspaces_refused = False  # an agent key without admin rights: GET /api/v2/workspaces answers 403
+    search_envelope = "tickets"
+    search_fields = DATE_FIELDS | frozenset(BODY_FIELDS)
     routes = [
         route("GET", "/api/v2/tickets", "list_tickets", is_list=True),
+        route("GET", "/api/v2/tickets/filter", "search_tickets"),
         route("GET", r"/api/v2/tickets/(?P<ticket_id>\d+)", "view_ticket"),
         route("DELETE", r"/api/v2/tickets/(?P<ticket_id>\d+)", "delete_ticket"),
         route("PUT", r"/api/v2/tickets/(?P<ticket_id>\d+)/restore", "restore_ticket"),

@@ -11,9 +11,10 @@ from urllib.parse import urlencode
 from werkzeug.wrappers import Request, Response
 
 from vendorsim.base import Route, VendorApp
+from vendorsim.fw_search import search_response
 from vendorsim.ratelimit import Verdict
 from vendorsim.responses import json_response
-from vendorsim.store import Item
+from vendorsim.store import Item, Snapshot
 from vendorsim.timeutil import fw_format, parse_fw_since, utcnow
 
 WINDOW = timedelta(days=30)
@@ -64,6 +65,8 @@ class FreshworksApp(VendorApp):
     order_fields: tuple[str, ...] = ()
     extra_params: frozenset[str] = frozenset()
     page_cap: int | None = None
+    search_envelope = "results"
+    search_fields: frozenset[str] = frozenset()
     deep_page_delay = 0.0
     tie_orders = frozenset({"updated_at"})  # orders whose ties the tie-shuffle switch reorders ("created_at" too?)
     aux_kinds = frozenset({"directory", "fields", "lookup"})
@@ -273,6 +276,16 @@ class FreshworksApp(VendorApp):
     def render(self, item: Item, includes: list[str], query: ListQuery | None) -> dict[str, Any]:
         """Render one ticket for a response (subclass)."""
         raise NotImplementedError
+
+    # ----- filter / search --------------------------------------------------------------------------------------
+    def search_tickets(self, request: Request) -> Response:
+        """The filter/search endpoint (fw_search.py): {envelope: [...], "total": N}, 30 a page, 10 pages."""
+        return search_response(self, request, self.search_envelope, self.search_fields)
+
+    def render_search(self, item: Item, snapshot: Snapshot) -> dict[str, Any]:
+        """A ticket as the (possibly lagging) index shows it."""
+        seen = Item(item.ext_id, item.num, item.group, item.created, snapshot.updated, snapshot.body, snapshot.state)
+        return self.render(seen, [], None)
 
     def requester(self, item: Item) -> dict[str, Any]:
         """The embedded requester object."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 import time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -66,6 +67,8 @@ class JiraApp(VendorApp):
         self.bad_token_project_error = False
         self.dc_max_result_window = 10_000
         self.html_429_every = 2
+        self.approximate_error = 0.0  # approximate-count is off by up to this share of the true count
+        self._approximate_rng = random.Random(7)
         self._throttled = itertools.count(1)
         self.peers: tuple[tuple[str, str], ...] = ()  # helpdesk base URLs, for links to their tickets
         self.projects = {alias.lower(): key for key, name, pid, _ in factory.projects for alias in (key, name, pid)}
@@ -252,7 +255,14 @@ class JiraApp(VendorApp):
             return errors(str(error), 400)
         with self.store.lock:
             count = len(matching(list(self.store.items.values()), query, self.store))
-        return json_response({"count": count})
+        return json_response({"count": self.approximate(count)})
+
+    def approximate(self, count: int) -> int:
+        """The count as approximate-count gives it: off by up to approximate_error of it (at least 1) when set."""
+        if self.approximate_error <= 0:
+            return count
+        spread = max(1, round(count * self.approximate_error))
+        return max(0, count + self._approximate_rng.randint(-spread, spread))
 
     # ----- other endpoints ----------------------------------------------------------------------------------------
     def myself(self, request: Request, version: str) -> Response:

@@ -16,10 +16,11 @@ TIE_BURST_SIZE = 120  # more than the largest page any vendor serves (100 for fu
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """What a lagging search index still shows for an item."""
+    """What a lagging search index still shows for an item (its state too: deletions lag like edits)."""
 
     updated: datetime
     body: dict[str, Any]
+    state: str = "live"
 
 
 @dataclass(slots=True, eq=False)
@@ -172,7 +173,7 @@ class Store:
             item = self.items.get(ext_id)
             if item is None or item.state != "live":
                 return False
-            before = Snapshot(item.updated, item.body)
+            before = Snapshot(item.updated, item.body, item.state)
             item.body = {**item.body, **changes}
             now = self.factory.now()
             item.updated = max(now, item.updated)
@@ -183,7 +184,7 @@ class Store:
         """Return what an eventually consistent search sees for item (None = invisible)."""
         if item.visible_at is not None and now < item.visible_at:
             return item.stale
-        return Snapshot(item.updated, item.body)
+        return Snapshot(item.updated, item.body, item.state)
 
     def _apply(self, kind: str, rng: random.Random) -> list[str]:
         """Apply one change of the given kind and return the changed ids."""
@@ -247,7 +248,7 @@ class Store:
 
     def _update(self, item: Item, rng: random.Random) -> None:
         """Change fields of an item and bump its updated time."""
-        before = Snapshot(item.updated, item.body)
+        before = Snapshot(item.updated, item.body, item.state)
         item.body = dict(item.body)
         self.factory.update(item, rng)
         now = self.factory.now()
@@ -256,14 +257,14 @@ class Store:
 
     def _move(self, item: Item, state: str) -> None:
         """Change an item's state, optionally bumping updated."""
-        before = Snapshot(item.updated, item.body)
+        before = Snapshot(item.updated, item.body, item.state)
         item.state = state
         item.body = dict(item.body)
         self.factory.sync_flags(item)
+        now = self.factory.now()
         if self.bump_on_delete or state == "live":
-            now = self.factory.now()
             item.updated = max(now, item.updated)
-            self._lag(item, before, now)
+        self._lag(item, before, now)
 
     def _lag(self, item: Item, before: Snapshot | None, now: datetime) -> None:
         """Hide the change from search for consistency_delay seconds."""
