@@ -38,6 +38,8 @@ class FreshdeskConnector(FreshworksConnectorBase):
     """
 
     status_path = "/api/v2/ticket_fields"
+    search_path = "/api/v2/search/tickets"
+    search_envelope = "results"
     source = "freshdesk"
     label = "Freshdesk"
 

@@ -19,6 +19,7 @@ from tickettracker.connectors.freshworks import (
     start_point,
     ticket_record,
 )
+from tickettracker.connectors.fw_search import any_of
 from tickettracker.connectors.http import HttpPolicy, LogFn, SleepFn, VendorResponse
 from tickettracker.connectors.mapping import fw_time, parse_time
 
@@ -52,6 +53,8 @@ class FreshserviceConnector(FreshworksConnectorBase):
     """
 
     status_path = "/api/v2/ticket_form_fields"
+    search_path = "/api/v2/tickets/filter"
+    search_envelope = "tickets"
     source = "freshservice"
     label = "Freshservice"
 
@@ -77,6 +80,10 @@ class FreshserviceConnector(FreshworksConnectorBase):
     def cursor_scope(self) -> dict[str, Any]:
         """The helpdesk address and the configured workspaces (none configured: every workspace listed)."""
         return {**super().cursor_scope(), "workspaces": sorted(self.workspaces)}
+
+    def search_scope(self) -> str:
+        """The configured workspaces (none configured: every workspace the key can read)."""
+        return any_of("workspace_id", list(self.workspaces))
 
     def pages(self, state: dict[str, Any], watermark: datetime | None, full: bool) -> Iterator[Page]:
         """Yield the pages of every workspace's round."""

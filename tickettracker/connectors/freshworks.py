@@ -10,6 +10,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from tickettracker.connectors.base import HttpStats, RunWarnings, TicketRecord, vendor_address
+from tickettracker.connectors.fw_search import SearchPage, search_page
 from tickettracker.connectors.http import HttpPolicy, LogFn, SleepFn, VendorClient, VendorIdentity, VendorResponse
 from tickettracker.connectors.mapping import (
     EPOCH_START,
@@ -188,6 +189,8 @@ class FreshworksConnectorBase:
     source: str
     statuses: dict[int, str]
     status_path: str
+    search_path: str
+    search_envelope: str
     config: FreshworksConfig
     warnings: RunWarnings
 
@@ -220,12 +223,26 @@ class FreshworksConnectorBase:
         ticket = data.get("ticket", data) if isinstance(data, dict) else None
         return ticket if isinstance(ticket, dict) and "id" in ticket else None
 
+    def search(self, query: str, page: int = 1) -> SearchPage:
+        """One page of the filter/search endpoint (fw_search.py) for a quoted query."""
+        response = self.client.get(self.search_path, {"query": query, "page": page})
+        return search_page(response.data, self.search_envelope)
+
+    def search_scope(self) -> str:
+        """The filter clause limiting a search to what this source syncs (Freshservice: its workspaces)."""
+        return ""
+
+    def budget_per_minute(self) -> int | None:
+        """The vendor's request budget per minute as its last response announced it (None before any)."""
+        return self.client.pacer.total
+
     def record(self, item: dict[str, Any]) -> TicketRecord:
         """Map one ticket of this source with the run's directory and status names."""
         if not self.statuses:
             self.statuses = self._status_names()
         return ticket_record(item, self.source, self.config.base_url, statuses=self.statuses,
                              directory=self._directory())
+
     def cursor_scope(self) -> dict[str, Any]:
         """The helpdesk address (Freshservice adds its workspaces)."""
         return {"address": vendor_address(self.client.base_url)}

@@ -157,10 +157,19 @@ class VendorClient:
     def get(self, path: str, params: Mapping[str, Any] | None = None, *,
             allow: tuple[int, ...] = ()) -> VendorResponse:
         """GET a JSON resource, retrying transient failures; statuses in allow are returned, not raised."""
+        return self._send("GET", path, params, None, allow)
+
+    def post(self, path: str, body: Any, *, allow: tuple[int, ...] = ()) -> VendorResponse:
+        """POST a JSON body to a read-only query endpoint (Jira approximate-count), with the same retries."""
+        return self._send("POST", path, None, body, allow)
+
+    def _send(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any,
+              allow: tuple[int, ...]) -> VendorResponse:
+        """Send a request, retrying transient failures; statuses in allow are returned, not raised."""
         last = "no attempt made"
         for attempt in range(self.policy.max_retries + 1):
             try:
-                return self._attempt(path, params, allow, attempt)
+                return self._attempt(method, path, params, body, allow, attempt)
             except _Retry as retry:
                 last = retry.reason
                 if attempt == self.policy.max_retries:
@@ -170,12 +179,13 @@ class VendorClient:
             f"{self.identity.label} is unavailable: {last} (gave up after {self.policy.max_retries + 1} "
             f"attempts); the sync will succeed once the vendor recovers")
 
-    def _attempt(self, path: str, params: Mapping[str, Any] | None, allow: tuple[int, ...],
-                 attempt: int) -> VendorResponse:
+    def _attempt(self, method: str, path: str, params: Mapping[str, Any] | None, body: Any,
+                 allow: tuple[int, ...], attempt: int) -> VendorResponse:
         """Send one request and classify the outcome."""
         self._pace()
         try:
-            response = self.session.get(self.base_url + path, params=params, timeout=self.policy.timeout)
+            response = self.session.request(method, self.base_url + path, params=params, json=body,
+                                            timeout=self.policy.timeout)
         except requests.Timeout:
             self.stats.requests += 1
             raise _Retry(f"no answer within {self.policy.timeout:g} s") from None

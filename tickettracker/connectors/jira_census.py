@@ -32,6 +32,35 @@ class JiraCensusMixin:
     api: str
     client: Any
 
+    def counts(self, projects: Iterable[str]) -> dict[str, int]:
+        """How many issues each project holds within the configured scope, as Jira estimates it.
+
+        Cloud: POST /rest/api/3/search/approximate-count (approximate by Jira's own account); Data Center: the
+        `total` of a search asking for no issue. With no project given, one count covers the whole scope ("*").
+        """
+        names = list(projects)
+        clauses = {name: f'project = "{name}"' for name in names} or {"*": BOUND}
+        return {name: self._count(self._scope(clause)) for name, clause in clauses.items()}
+
+    def _count(self, jql: str) -> int:
+        """One count query; a refusal raises CensusRefused (the audit warns and tries again next run)."""
+        if self.cloud:
+            response = self.client.post(f"{self.api}/search/approximate-count", {"jql": jql}, allow=(400, 403, 404))
+            data = response.data if isinstance(response.data, dict) else {}
+            value = data.get("count")
+        else:
+            response = self.client.get(f"{self.api}/search", {"jql": jql, "maxResults": 0, "fields": "id"},
+                                       allow=(400, 403, 404))
+            data = response.data if isinstance(response.data, dict) else {}
+            value = data.get("total")
+        if response.status != 200 or not isinstance(value, int):
+            raise refused("the issue count query", response.status, response.data)
+        return value
+
+    def budget_per_minute(self) -> int | None:
+        """Jira's request budget per minute as its last response announced it (None: Jira Cloud publishes none)."""
+        return self.client.pacer.total
+
     def census(self) -> set[str]:
         """Every issue id in scope now."""
         return self._cloud_census() if self.cloud else self._keyset_census()

@@ -55,10 +55,12 @@ class Pacer:
         self.hold_until = 0.0
         self.last_sent = 0.0
         self.next_hold = HOLD_START
+        self.total: int | None = None  # the vendor's budget per window, as its last response said
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Update the plan from one response's headers."""
         total = int_header(headers, "X-RateLimit-Total", "X-RateLimit-Limit")
+        self.total = total or self.total
         if not total:
             self.interval = 0.0
             return

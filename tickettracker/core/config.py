@@ -164,6 +164,8 @@ class Settings:
     sync_retry_base_seconds: int = 30
     sync_heartbeat_seconds: int = 10
     jira_census_every: int = 1
+    audit_rate_share: float = 0.02
+    audit_skip_minutes: int = 10
     sla_refresh_seconds: int = 300
     sla_horizon_minutes: int = 240
     sla_refresh_max_items: int = 500
@@ -286,6 +288,8 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, use_dotenv: boo
         sync_retry_base_seconds=_int(env, "SYNC_RETRY_BASE_SECONDS", 30, 1, 3600),
         sync_heartbeat_seconds=_int(env, "SYNC_HEARTBEAT_SECONDS", 10, 1, 60),
         jira_census_every=_int(env, "JIRA_CENSUS_EVERY", 1, 1, 1000),
+        audit_rate_share=_float(env, "AUDIT_RATE_SHARE", 0.02, 0.0, 1.0),
+        audit_skip_minutes=_int(env, "AUDIT_SKIP_MINUTES", 10, 0, 1440),
         sla_refresh_seconds=_int(env, "SLA_REFRESH_SECONDS", 300, 2, 3600),
         sla_horizon_minutes=_int(env, "SLA_HORIZON_MINUTES", 240, 15, 10080),
         sla_refresh_max_items=_int(env, "SLA_REFRESH_MAX_ITEMS", 500, 1, 5000),

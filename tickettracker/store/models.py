@@ -176,6 +176,32 @@ class SyncLog(db.Model):
     __table_args__ = (Index("ix_sync_logs_run", "run_id", "id"),)
 
 
+class SyncAudit(db.Model):
+    """The completeness audit of one source after a sync: the cache's live count against the vendor's."""
+
+    __tablename__ = "sync_audits"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    run_id: Mapped[str | None] = mapped_column(Text, ForeignKey("sync_runs.id", ondelete="CASCADE"))  # None: CLI
+    source: Mapped[str] = mapped_column(Text, nullable=False)
+    account: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    # complete (the cache equals the vendor), differs (a difference is left for the next run), failed (no answer)
+    status: Mapped[str] = mapped_column(Text, nullable=False)
+    cache_count: Mapped[int | None] = mapped_column(Integer)
+    vendor_count: Mapped[int | None] = mapped_column(Integer)
+    slices_checked: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    repaired: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    calls: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    duration_ms: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    message: Mapped[str] = mapped_column(Text, nullable=False, default="")
+
+    __table_args__ = (
+        Index("ix_sync_audits_run", "run_id", "id"),
+        Index("ix_sync_audits_source_at", "source", text("at DESC")),
+    )
+
+
 class SyncCursor(db.Model):
     """The incremental watermark of one source."""
 

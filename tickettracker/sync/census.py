@@ -8,6 +8,7 @@ The census is auxiliary: when it fails, the run logs a warning, keeps its commit
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any, Iterable, Protocol
 
 from tickettracker.connectors.base import Checkpoint, Recheck, SyncError
@@ -42,24 +43,36 @@ class CensusRun(Protocol):
         """Fold a write into the run's counts."""
 
 
-def maybe_census(connector: Any, run: CensusRun, last: Checkpoint) -> None:
-    """Every census_every runs (and on full syncs) take a census; a failed or unfinished one stays due."""
+@dataclass(frozen=True)
+class CensusReport:
+    """What a census step did: whether a census ran and finished, and how many ids Jira listed."""
+
+    ran: bool = False
+    finished: bool = False
+    listed: int = 0
+
+
+def maybe_census(connector: Any, run: CensusRun, last: Checkpoint, force: bool = False) -> CensusReport:
+    """Every census_every runs, on full syncs and when forced (the audit saw a difference) take a census; a failed
+    or unfinished one stays due."""
     state = dict(last.state)
     due = int(state.get("runs_since_census") or 0) + 1
-    if run.full or due >= run.census_every:
+    report = CensusReport()
+    if force or run.full or due >= run.census_every:
         try:
-            finished = census(connector, run)
+            report = census(connector, run)
         except SyncError as error:
             run.warn(f"{connector.label}: the census could not finish. {error} The pages read so far are kept; "
                      "the census runs again next sync.")
-            finished = False
-        due = 0 if finished else due
+            report = CensusReport(ran=True)
+        due = 0 if report.finished else due
     state["runs_since_census"] = due
     mark_deleted(connector.source, [], Checkpoint(state, last.watermark), account=run.account, run_id=run.run_id)
+    return report
 
 
-def census(connector: Any, run: CensusRun) -> bool:
-    """Take one census; return False when look-ups were left for the next run."""
+def census(connector: Any, run: CensusRun) -> CensusReport:
+    """Take one census; finished is False when look-ups were left for the next run."""
     run.progress(None, f"{connector.label}: checking for deleted issues (id-only census)")
     present = connector.census()
     missing, refetch = census_diff(connector.source, present, run.account)
@@ -75,7 +88,7 @@ def census(connector: Any, run: CensusRun) -> bool:
     run.log("info", f"{connector.label} census: {len(present)} issues; {len(missing)} no longer listed"
                     f"{' (' + summary + ')' if summary else ''}; {len(refetch)} fetched again"
                     f"{f'; {left} left for the next run' if left else ''}")
-    return left == 0
+    return CensusReport(ran=True, finished=left == 0, listed=len(present))
 
 
 def apply_rechecks(connector: Any, run: CensusRun, rechecks: Iterable[Recheck]) -> dict[str, int]:

@@ -20,7 +20,11 @@ from tickettracker.connectors.base import (
     TransientSyncError,
 )
 from tickettracker.core.config import Settings
+from tickettracker.core.vocabulary import SYNC_TYPES
 from tickettracker.sync.accounts import bind
+from tickettracker.sync.audit import audit_source
+from tickettracker.sync.audit_freshworks import audit_freshworks
+from tickettracker.sync.audit_jira import audit_jira
 from tickettracker.sync.census import maybe_census
 from tickettracker.sync.ingest import StaleAttempt, WriteResult, load_cursor, write_page
 from tickettracker.sync.links import LinkScope, read_remote_links
@@ -49,6 +53,7 @@ class SyncOutcome:
     skipped_sources: list[str] = field(default_factory=list)
 
 
+AUDITORS = {"freshservice": audit_freshworks, "freshdesk": audit_freshworks, "jira": audit_jira}
 MESSAGE_LIMIT = 1500  # the run's outcome message, warnings included
 
 
@@ -93,6 +98,9 @@ class _Run:
     links: LinkScope | None = None
     remote_links_limit: int = 0
     warnings: list[str] = field(default_factory=list)
+    audit_share: float = 0.0  # AUDIT_RATE_SHARE: 0 = no completeness audit (a Jira census still runs when due)
+    audit_skip_minutes: int = 10
+    interval_minutes: int = 60  # the type's schedule interval: the audit's budget is a share of it
     account: str = ""  # the account tag of the rows the current source writes (sync/accounts.py)
     run_id: str | None = None  # the sync run every write is fenced on (ingest.fence)
 
@@ -133,7 +141,8 @@ def run_sync(settings: Settings, sync_type: str, reporter: SyncReporter, *, full
     sources = sources_of(sync_type)
     run = _Run(reporter, _Redactor(settings.vendors.secrets()), SyncCounts(), full, settings.jira_census_every,
                links=LinkScope.load(settings), remote_links_limit=settings.jira_remote_links_per_run,
-               run_id=run_id)
+               run_id=run_id, audit_share=settings.audit_rate_share,
+               audit_skip_minutes=settings.audit_skip_minutes, interval_minutes=_interval(settings, sync_type))
     connectors, skipped = build_connectors(settings, sync_type, log=run.log, sleep=_cancellable_sleep(reporter))
     if not connectors:
         needed = "; ".join(REQUIRED[source] for source in sources)
@@ -149,6 +158,14 @@ def run_sync(settings: Settings, sync_type: str, reporter: SyncReporter, *, full
         for connector in connectors:
             connector.close()
     return _outcome("completed", run, skipped)
+
+
+def _interval(settings: Settings, sync_type: str) -> int:
+    """The schedule interval (minutes) of a sync type named in any case."""
+    for name in SYNC_TYPES:
+        if name.lower() == str(sync_type).lower():
+            return settings.sync_interval(name)
+    return 60
 
 
 def _cancellable_sleep(reporter: SyncReporter, slice_seconds: float = 0.25) -> Callable[[float], None]:
@@ -199,7 +216,9 @@ def _sync_source(connector: Connector, run: _Run) -> bool:
                 return False
         if run.links is not None and changed:
             _remote_links(connector, changed, run)
-        if isinstance(connector, CensusConnector):
+        if run.audit_share > 0 and connector.source in AUDITORS:
+            audit_source(connector, run, last, AUDITORS[connector.source])
+        elif isinstance(connector, CensusConnector):
             maybe_census(connector, run, last)
     except SyncCancelled:
         return False
