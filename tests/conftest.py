@@ -151,7 +151,7 @@ def _with_database(url: str, name: str) -> str:
 
 
 TABLES = ("sync_logs", "sync_runs", "sync_cursors", "sync_schedules", "tickets", "api_tokens", "users",
-          "audit_events", "kpi_snapshots")
+          "audit_events", "kpi_snapshots", "sync_audits")
 
 
 @pytest.fixture()

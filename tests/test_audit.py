@@ -3,10 +3,16 @@ the budget share is kept, and the result is recorded."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import text
 
+from tickettracker.core.vocabulary import SyncStatus
 from tickettracker.store.extensions import db
+from tickettracker.store.models import SyncAudit
+from tickettracker.sync import runs
+from tickettracker.sync.runner import run_sync
 
 from . import simulator_fixtures as fx
 from .simulator_fixtures import Recorder, assert_matches_truth, cache_ids, live_ids, make_settings, sync
@@ -133,3 +139,37 @@ def test_the_audit_spends_no_more_than_its_share_of_the_rate_budget(ctx, sim, so
     for _ in range(4):
         sync(settings, source)
     assert not set(gone) & live_ids(source) and audits(source)[-1]["status"] == "complete"
+
+
+def test_the_syncs_page_the_run_and_the_stamps_show_each_audit(ctx, sim, client):
+    settings = make_settings(ctx)
+    for kind in ("delete", "spam"):
+        sim.vendor("freshdesk").mutate(1, kinds=(kind,))
+    run_sync(settings, "Incidents", Recorder())
+    silently(sim.vendor("freshdesk"), 2, "deleted")
+    run_id = runs.create_run("Incidents", "manual", "alice").run.id
+    runs.mark_running(run_id)
+    outcome = run_sync(settings, "Incidents", Recorder(), run_id=run_id)
+    runs.finish(run_id, SyncStatus.COMPLETED, outcome.message)
+    fs, fd = len(sim.vendor("freshservice").truth()), len(sim.vendor("freshdesk").truth())
+
+    detail = client.get(f"/sync/runs/{run_id}").get_data(as_text=True)
+    assert "Completeness audit" in detail
+    row = re.search(r'<tr class="audit-complete" data-audit="freshdesk">(.*?)</tr>', detail, re.S).group(1)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    assert cells[:4] == ["Freshdesk", "complete", f"{fd:,}", f"{fd:,}"] and cells[5] == "2"
+    history = client.get("/sync").get_data(as_text=True)
+    assert f"Freshdesk audit: complete, {fd:,} of {fd:,}, 2 repaired" in history
+    assert f"Freshservice audit: complete, {fs:,} of {fs:,}</span>" in history
+    for page in ("/", "/incidents"):
+        html = client.get(page).get_data(as_text=True)
+        assert re.search(rf"Freshdesk complete as of <time [^>]*>[^<]*</time> — {fd:,} of {fd:,}", html), page
+        assert re.search(rf"Freshservice complete as of <time [^>]*>[^<]*</time> — {fs:,} of {fs:,}", html), page
+
+    db.session.add(SyncAudit(run_id=run_id, source="freshdesk", account="", status="differs", cache_count=fd + 3,
+                             vendor_count=fd, slices_checked=4, repaired=0, calls=40, duration_ms=900,
+                             message="its share of the rate budget (40 calls) is spent"))
+    db.session.commit()
+    html = client.get("/incidents").get_data(as_text=True)
+    assert re.search(rf"Incomplete</span> Freshdesk as of <time [^>]*>[^<]*</time>: {fd + 3:,} of {fd:,} \(-3\); "
+                     r"repaired by the next sync, <time ", html)

@@ -57,7 +57,8 @@ def day_range(first: date, last: date, column: str) -> dict[str, str]:
 def stamp_view(stamp: Stamp) -> dict[str, Any]:
     """Return what a tile shows about freshness: the moment (UTC ISO), run, and whether (and why) it is stale."""
     return {"sync_type": stamp.sync_type, "stale": stamp.stale, "reason": stamp.reason,
-            "iso": iso_utc(stamp.as_of), "run": stamp.short_run, "interval": stamp.interval_minutes}
+            "iso": iso_utc(stamp.as_of), "run": stamp.short_run, "interval": stamp.interval_minutes,
+            "completeness": stamp.completeness}
 
 
 def weekly_chart(key: str, title: str, rows: list[dict[str, Any]], names: dict[str, tuple[str, str, str]],

@@ -8,7 +8,7 @@ from typing import Any
 
 from tickettracker.core.times import iso_utc
 from tickettracker.core.vocabulary import AT_RISK, SyncStatus
-from tickettracker.store.models import AuditEvent, SyncLog, SyncRun, SyncSchedule, Ticket
+from tickettracker.store.models import AuditEvent, SyncAudit, SyncLog, SyncRun, SyncSchedule, Ticket
 
 
 def run_json(run: SyncRun, **extra: Any) -> dict[str, Any]:
@@ -34,6 +34,17 @@ def run_duration(run: SyncRun) -> float | None:
         return None
     end = run.finished_at or datetime.now(timezone.utc)
     return round((end - run.started_at).total_seconds(), 1)
+
+
+AUDIT_LABELS = {"freshservice": "Freshservice", "freshdesk": "Freshdesk", "jira": "Jira"}
+
+
+def sync_audit_json(audit: SyncAudit) -> dict[str, Any]:
+    """Return one completeness audit: what it compared, found and repaired, and what it cost."""
+    return {"source": audit.source, "label": AUDIT_LABELS.get(audit.source, audit.source), "status": audit.status,
+            "at": iso_utc(audit.at), "cacheCount": audit.cache_count, "vendorCount": audit.vendor_count,
+            "slicesChecked": audit.slices_checked, "repaired": audit.repaired, "calls": audit.calls,
+            "seconds": round(audit.duration_ms / 1000, 1), "message": audit.message}
 
 
 def log_line_json(line: SyncLog) -> dict[str, Any]:

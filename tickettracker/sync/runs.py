@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from tickettracker.core.vocabulary import ACTIVE_STATUSES, ENDED_STATUSES, SYNC_TYPES, SyncStatus
 from tickettracker.store.extensions import db
-from tickettracker.store.models import SyncLog, SyncRun
+from tickettracker.store.models import SyncAudit, SyncLog, SyncRun
 
 TRIGGERS = ("manual", "scheduled", "retry")
 
@@ -164,6 +164,16 @@ def run_log(run_id: str, limit: int = 2000) -> list[SyncLog]:
     """Return a run's log lines, oldest first."""
     return list(db.session.scalars(select(SyncLog).where(SyncLog.run_id == run_id).order_by(SyncLog.id)
                                    .limit(limit)))
+
+
+def run_audits(run_ids: list[str]) -> dict[str, list[SyncAudit]]:
+    """The completeness audits of the given runs, by run id, in the order they ran."""
+    if not run_ids:
+        return {}
+    found: dict[str, list[SyncAudit]] = {}
+    for audit in db.session.scalars(select(SyncAudit).where(SyncAudit.run_id.in_(run_ids)).order_by(SyncAudit.id)):
+        found.setdefault(audit.run_id or "", []).append(audit)
+    return found
 
 
 def stale_runs(stale_after: timedelta, now: datetime | None = None) -> list[SyncRun]:

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, render_template, request
 from flask.typing import ResponseReturnValue
 
 from tickettracker.cockpit.sla import ticket_sla
+from tickettracker.cockpit.trust import freshness
 from tickettracker.core.config import get_settings
 from tickettracker.store.links import jira_links, linked_incidents
 from tickettracker.store.queries import BadQuery, TicketQuery, filter_options, ticket_by_id, ticket_page
@@ -51,6 +52,7 @@ def tracker(view: str) -> ResponseReturnValue:
         return render_template(template, fragment=True, **context), {"Vary": "HX-Request"}
     context["options"] = filter_options(view)
     context["configured"] = settings.vendors.configured_sources()
+    context["stamp"] = freshness(datetime.now(timezone.utc))[SYNC_TYPE[view]]
     context["sync_buttons"] = (SYNC_TYPE[view],)
     return render_template("pages/tracker.html", **context), 400 if error else 200, {"Vary": "HX-Request"}
 

@@ -13,7 +13,7 @@ from tickettracker.core.config import get_settings
 from tickettracker.core.vocabulary import AT_RISK, SYNC_TYPES
 from tickettracker.store.extensions import db, redis_client
 from tickettracker.store.queries import BadQuery
-from tickettracker.store.serialize import run_json, schedule_json
+from tickettracker.store.serialize import run_json, schedule_json, sync_audit_json
 from tickettracker.sync import runs, schedule_edit
 from tickettracker.sync.schedule import next_runs
 from tickettracker.sync.status import HistoryQuery, history_page, type_status
@@ -81,7 +81,9 @@ def _history_context() -> tuple[dict[str, Any], bool]:
         error = None
     except BadQuery as exc:
         query, rows, cursor, error = HistoryQuery(), [], None, str(exc)
+    audits = runs.run_audits([r.id for r in rows])
     context = {"title": "Syncs", "query": query, "runs": [run_json(r) for r in rows], "cursor": cursor,
+               "audits": {run_id: [sync_audit_json(a) for a in found] for run_id, found in audits.items()},
                "error": error, "sync_buttons": SYNC_TYPES, "demo_mode": get_settings().demo_mode}
     return context, error is not None
 
@@ -118,6 +120,7 @@ def run_detail(run_id: str) -> ResponseReturnValue:
     if run is None:
         abort(404)
     context = {"run": run_json(run), "lines": runs.run_log(run_id), "title": f"{run.type} sync run",
+               "audits": [sync_audit_json(a) for a in runs.run_audits([run_id]).get(run_id, [])],
                "demo_mode": get_settings().demo_mode}
     if wants_fragment():
         return render_template("partials/run_body.html", **context)
