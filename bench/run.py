@@ -19,7 +19,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: python bench/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import atrisk, pages, streams, syncs, trigger, upsert  # noqa: E402
+from bench import atrisk, audit, pages, streams, syncs, trigger, upsert  # noqa: E402
 from bench.harness import git_revision, machine  # noqa: E402
 from bench.plan import Plan, choose  # noqa: E402
 from bench.results import Row, error_row, table  # noqa: E402
@@ -71,6 +71,7 @@ STEPS: list[tuple[str, str, Step]] = [
     ("8", "no-op re-sync", _noop),
     ("6", "incremental sync", _incremental),
     ("9", "at-risk refresh calls", lambda s: atrisk.measure_atrisk()),
+    ("10", "completeness audit", lambda s: audit.measure_audit(s.plan.tickets, s.plan.issues)),
 ]
 
 
