@@ -66,3 +66,12 @@ def test_the_syncs_page_and_the_run_show_the_warning(ctx, sim, client, monkeypat
     assert "1 warning: Freshservice did not list the workspaces (HTTP 403)" in history
     detail = client.get(f"/sync/runs/{run.id}").get_data(as_text=True)
     assert 'class="log-warning"' in detail and "workspace_id=0" in detail
+
+
+def test_a_round_resumed_with_another_page_size_reads_every_ticket(ctx, sim):
+    # a round interrupted after its first page, resumed after SYNC_PAGE_SIZE changed (a deploy, another worker)
+    outcome = sync(make_settings(ctx, sync_page_size=5, audit_rate_share=0), "freshservice",
+                   Recorder(cancel_after=1))
+    assert outcome.status == "cancelled"
+    sync(make_settings(ctx, sync_page_size=10, audit_rate_share=0), "freshservice")
+    assert_matches_truth(sim, "freshservice")

@@ -137,9 +137,10 @@ class FreshserviceConnector(FreshworksConnectorBase):
               progress: dict[str, Any]) -> Iterator[Page]:
         """Page through one filter of one workspace, recording progress with every page."""
         opened = work["round"].get(f"{workspace or '-'}:open", {})
+        size = progress.setdefault("per_page", self.config.page_size)  # a resumed pass keeps its page size
         while progress["page"] is not None:
             page_no = progress["page"]
-            params = list_params(parse_time(progress["since"]), page_no, self.config.page_size,
+            params = list_params(parse_time(progress["since"]), page_no, size,
                                  workspace_id=workspace, filter=filter_name, order_type="asc", include=INCLUDE)
             response = self.client.get("/api/v2/tickets", params)
             now = server_time(response)
