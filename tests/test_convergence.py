@@ -41,6 +41,7 @@ KINDS = {"freshservice": ("update", "create", "delete", "spam", "restore"),
          "freshdesk": ("update", "create", "delete", "spam", "restore", "archive"),
          "jira": ("update", "create", "delete")}
 TYPES = ("Incidents", "JIRA")
+PAGE_SIZE = 10  # the worker and this process page alike: a round a killed worker began is resumed page by page
 
 
 @pytest.fixture()
@@ -58,7 +59,7 @@ def sim() -> Iterator[VendorSimulator]:
 def test_the_cache_converges_on_every_vendor_after_random_rounds(ctx, sim, processes):
     seed = int(os.environ.get("CONVERGENCE_SEED") or random.SystemRandom().randrange(1, 10**6))
     rng = random.Random(seed)
-    settings = make_settings(ctx, http_max_retries=6, audit_skip_minutes=0)
+    settings = make_settings(ctx, http_max_retries=6, audit_skip_minutes=0, sync_page_size=PAGE_SIZE)
     _start_worker(processes, sim)
     round_no = 0
     try:
@@ -107,8 +108,8 @@ def _disturb(sim: VendorSimulator, rng: random.Random) -> None:
 def _start_worker(processes: Any, sim: VendorSimulator) -> None:
     """One real RQ worker process for the rounds that kill one."""
     processes.env.update(sim.settings_env())
-    processes.env.update({"SYNC_PAGE_SIZE": "5", "SYNC_HEARTBEAT_SECONDS": "2", "RATE_LIMIT_WINDOW_SECONDS": "2",
-                          "AUDIT_SKIP_MINUTES": "0", "SYNC_MAX_RETRIES": "0"})
+    processes.env.update({"SYNC_PAGE_SIZE": str(PAGE_SIZE), "SYNC_HEARTBEAT_SECONDS": "2",
+                          "RATE_LIMIT_WINDOW_SECONDS": "2", "AUDIT_SKIP_MINUTES": "0", "SYNC_MAX_RETRIES": "0"})
     processes.start_worker(processes=1)
 
 
