@@ -66,13 +66,13 @@ def test_totals_and_results_lag_writes_by_the_consistency_delay(sim, name):
     vendor = sim.vendor(name)
     everything = "\"created_at:>'2000-01-01'\""
     before = _search(sim, name, everything).json()["total"]
-    vendor.set_consistency_delay(1.0)
+    vendor.set_consistency_delay(3.0)  # counted from the change's whole second: at least 2 s of lag
     vendor.store.bump_on_delete = False
     try:
         vendor.mutate(3, seed=2, kinds=("delete",))
         vendor.mutate(2, seed=3, kinds=("create",))
         assert _search(sim, name, everything).json()["total"] == before
-        time.sleep(1.1)
+        time.sleep(3.1)
         assert _search(sim, name, everything).json()["total"] == before - 3 + 2 == len(vendor.truth())
     finally:
         vendor.set_consistency_delay(0)
