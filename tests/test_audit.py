@@ -173,3 +173,9 @@ def test_the_syncs_page_the_run_and_the_stamps_show_each_audit(ctx, sim, client)
     html = client.get("/incidents").get_data(as_text=True)
     assert re.search(rf"Incomplete</span> Freshdesk as of <time [^>]*>[^<]*</time>: {fd + 3:,} of {fd:,} \(-3\); "
                      r"repaired by the next sync, <time ", html)
+    db.session.add(SyncAudit(run_id=run_id, source="freshservice", account="", status="failed", slices_checked=0,
+                             repaired=0, calls=2, duration_ms=100, message="Freshservice is unavailable"))
+    db.session.commit()
+    html = client.get("/").get_data(as_text=True)
+    assert re.search(r"Unchecked</span> Freshservice: the completeness audit at <time [^>]*>[^<]*</time> failed; the "
+                     r"next sync \(<time ", html)
