@@ -19,7 +19,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: python bench/run.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import atrisk, audit, pages, streams, syncs, trigger, upsert  # noqa: E402
+from bench import atrisk, audit, changes, pages, streams, syncs, trigger, upsert  # noqa: E402
 from bench.harness import git_revision, machine  # noqa: E402
 from bench.plan import Plan, choose  # noqa: E402
 from bench.results import Row, error_row, table  # noqa: E402
@@ -64,6 +64,8 @@ STEPS: list[tuple[str, str, Step]] = [
                                                          s.plan.sse_events, s.plan.sse_pages, s.plan.sse_fill)),
     ("4", "bulk upsert vs COPY", lambda s: upsert.measure_upsert(s.app, s.conninfo, s.sync_sim, s.plan.upsert_rows,
                                                                  100, s.plan.rounds)),
+    ("10", "change classification per page", lambda s: changes.measure_changes(s.app, s.conninfo, s.sync_sim,
+                                                                             s.plan.upsert_rows, 100, s.plan.rounds)),
     ("3", "trigger during a sync", lambda s: trigger.measure_trigger(s.procs, s.web_url, s.live_sim,
                                                                     s.plan.trigger_budget, s.plan.trigger_posts,
                                                                     s.plan.rounds, s.tokens)),

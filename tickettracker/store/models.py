@@ -153,6 +153,8 @@ class SyncRun(db.Model):
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Raised by every change of what an event shows (runs.py), so a state published late never replaces a newer one.
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default=text("1"))
+    # What the run changed, per class of core/changes.py (set when it ends; None: the run classified nothing).
+    change_counts: Mapped[dict[str, int] | None] = mapped_column(JSONB)
 
     __table_args__ = (
         Index("uq_sync_runs_one_active_per_type", "type", unique=True,
@@ -160,6 +162,17 @@ class SyncRun(db.Model):
         Index("ix_sync_runs_queued", text("queued_at DESC"), text("id DESC")),
         Index("ix_sync_runs_type_queued", "type", text("queued_at DESC")),
     )
+
+
+class SyncRunChange(db.Model):
+    """One class of change a sync run made (core/changes.py): how many items, and the first ids (tickets.id)."""
+
+    __tablename__ = "sync_run_changes"
+
+    run_id: Mapped[str] = mapped_column(Text, ForeignKey("sync_runs.id", ondelete="CASCADE"), primary_key=True)
+    change: Mapped[str] = mapped_column(Text, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    ticket_ids: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), nullable=False, default=list)
 
 
 class SyncLog(db.Model):

@@ -12,10 +12,11 @@ from typing import Any, Mapping
 from flask import current_app
 from sqlalchemy import ColumnElement, and_, func, literal, literal_column, or_, select, tuple_
 
+from tickettracker.core.changes import CHANGE_CLASSES
 from tickettracker.core.vocabulary import SyncStatus
 from tickettracker.store.extensions import db
 from tickettracker.store.links import waiting_clause
-from tickettracker.store.models import SyncRun, Ticket
+from tickettracker.store.models import SyncRun, SyncRunChange, Ticket
 
 VIEWS = {
     "incidents": ("freshservice", "freshdesk"),
@@ -35,7 +36,8 @@ SORTS: dict[str, Any] = {
 }
 FILTER_KEYS = ("source", "status", "priority", "group", "assignee", "project", "overdue", "q",
                "at_risk", "fr_overdue", "unassigned", "escalated", "age", "stuck",
-               "created_from", "created_to", "resolved_from", "resolved_to", "waiting_dev")
+               "created_from", "created_to", "resolved_from", "resolved_to", "waiting_dev", "changed")
+VIEW_SYNC_TYPES = {"incidents": "Incidents", "development": "JIRA"}
 FLAG_VALUES = ("1", "true", "yes", "on")
 AT_RISK_WITHIN = timedelta(hours=24)
 STUCK_AFTER = timedelta(days=3)
@@ -145,11 +147,25 @@ def _filter_clauses(query: TicketQuery, now: datetime) -> list[ColumnElement[boo
         clauses.append(Ticket.project == f["project"])
     if f.get("overdue") in FLAG_VALUES:
         clauses.append(overdue_clause(now))
+    if "changed" in f:
+        clauses.append(changed_clause(VIEW_SYNC_TYPES[query.view], f["changed"]))
     if "q" in f:
         pattern = "%" + f["q"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         clauses.append(or_(Ticket.subject.ilike(pattern, escape="\\"), Ticket.external_id.ilike(pattern, escape="\\"),
                            Ticket.external_key.ilike(pattern, escape="\\")))
     return clauses + cockpit_clauses(f, now)
+
+
+def changed_clause(sync_type: str, change: str) -> ColumnElement[bool]:
+    """Match the items the last completed sync of a type changed: in any class ("1") or in one (core/changes.py)."""
+    if change not in CHANGE_CLASSES and change not in FLAG_VALUES:
+        raise BadQuery(f"changed must be 1 or one of {', '.join(CHANGE_CLASSES)}")
+    last = (select(SyncRun.id).where(SyncRun.type == sync_type, SyncRun.status == int(SyncStatus.COMPLETED))
+            .order_by(SyncRun.finished_at.desc()).limit(1).scalar_subquery())
+    ids = select(func.unnest(SyncRunChange.ticket_ids)).where(SyncRunChange.run_id == last)
+    if change in CHANGE_CLASSES:
+        ids = ids.where(SyncRunChange.change == change)
+    return Ticket.id.in_(ids)
 
 
 def open_clause() -> ColumnElement[bool]:

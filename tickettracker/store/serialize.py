@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from tickettracker.core.changes import headline
 from tickettracker.core.times import iso_utc
 from tickettracker.core.vocabulary import AT_RISK, SyncStatus
 from tickettracker.store.models import AuditEvent, SyncAudit, SyncLog, SyncRun, SyncSchedule, Ticket
@@ -23,6 +24,7 @@ def run_json(run: SyncRun, **extra: Any) -> dict[str, Any]:
         "requestedBy": run.requested_by, "requests": run.requests, "rateLimitWaits": run.rate_limit_waits,
         "retryOf": run.retry_of, "full": run.full, "cancelRequested": run.cancel_requested,
         "durationSeconds": run_duration(run),
+        "changes": run.change_counts, "changesHeadline": headline(run.change_counts),
     }
     payload.update(extra)
     return payload

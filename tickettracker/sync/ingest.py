@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,9 +15,11 @@ from sqlalchemy import ARRAY, Boolean, DateTime, SmallInteger, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 from tickettracker.connectors.base import Checkpoint, TicketRecord
+from tickettracker.core.changes import IDS_PER_CLASS
 from tickettracker.core.vocabulary import SyncStatus
 from tickettracker.store.extensions import db
 from tickettracker.store.models import Ticket
+from tickettracker.sync.changes import ChangeScope, ChangeSet, record_changes
 from tickettracker.sync.links import LinkScope, write_page_links
 
 COLUMNS = ("source", "external_id", "kind", "subject", "description_text", "status_code", "status_label",
@@ -49,6 +51,55 @@ SELECT count(*) FILTER (WHERE up.inserted AND NOT up.gone),
        count(*)
 FROM up LEFT JOIN prev ON prev.source = up.source AND prev.external_id = up.external_id
 """  # noqa: S608 - identifiers come from the constant COLUMNS tuple, values travel by COPY  # nosec B608
+# The same upsert, classifying what happened to each written row (core/changes.py) from its previous row, which the
+# `prev` CTE reads from the statement's snapshot, before the INSERT. Only rows the upsert actually wrote are classed.
+_OPEN = "('open', 'pending', 'todo', 'in_progress')"
+_DONE = "('resolved', 'closed', 'done')"
+
+
+def _urgent(row: str) -> str:
+    """SQL: the row is urgent (Freshworks priority Urgent; Jira Highest or Blocker)."""
+    return (f"(CASE WHEN {row}.source = 'jira' THEN lower({row}.priority_label) IN ('highest', 'blocker') "
+            f"ELSE coalesce({row}.priority_code >= 4, false) END)")
+
+
+_CLASSES = {
+    "new": "up.inserted AND NOT up.gone",
+    "resolved": f"prev_live AND prev.status_category IN {_OPEN} AND up.status_category IN {_DONE} AND NOT up.gone",
+    "reopened": f"prev_live AND prev.status_category IN {_DONE} AND up.status_category IN {_OPEN} AND NOT up.gone",
+    # overdue now and not at the last run's time (%(since)s; without a last run, at the row's last write)
+    "newly_overdue": f"""NOT up.gone AND up.status_category IN {_OPEN} AND up.due_by <= now() AND NOT coalesce(
+        CASE WHEN prev_live THEN prev.status_category IN {_OPEN} AND prev.due_by <= coalesce(%(since)s, prev.synced_at)
+             ELSE up.due_by <= coalesce(%(since)s, '-infinity') END, false)""",
+    "new_urgent": f"NOT up.gone AND up.status_category IN {_OPEN} AND {_urgent('up')} "
+                  f"AND NOT (prev_live AND {_urgent('prev')})",
+    "reassigned": "prev_live AND NOT up.gone AND prev.assignee IS NOT NULL "
+                  "AND up.assignee IS DISTINCT FROM prev.assignee",
+    "deleted": "up.gone AND NOT coalesce(prev.was_gone, false)",
+}
+CHANGE_NAMES = tuple(_CLASSES)
+_CLASS_COLUMNS = ", ".join(f"count(*) FILTER (WHERE {sql}), "
+                           f"(array_agg(up.id ORDER BY up.id) FILTER (WHERE {sql}))[1:{IDS_PER_CLASS}]"
+                           for sql in _CLASSES.values())
+CLASSIFY_SQL = f"""
+WITH prev AS (
+    SELECT t.source, t.external_id, (t.is_deleted OR t.is_spam) AS was_gone, t.status_category, t.priority_code,
+           t.priority_label, t.assignee, t.due_by, t.synced_at
+    FROM tickets t JOIN _tt_page p ON t.source = p.source AND t.external_id = p.external_id
+    WHERE t.account = %(account)s
+), up AS (
+    INSERT INTO tickets ({_COLS}, account, synced_at) SELECT {_COLS}, %(account)s, now() FROM _tt_page
+    ON CONFLICT (source, external_id, account) DO UPDATE SET {_SET}, hidden_reason = NULL, synced_at = now()
+    WHERE {_DIFF} OR tickets.hidden_reason IS NOT NULL
+    RETURNING id, source, external_id, (xmax = 0) AS inserted, (is_deleted OR is_spam) AS gone, status_category,
+              priority_code, priority_label, assignee, due_by
+)
+SELECT count(*) FILTER (WHERE up.inserted AND NOT up.gone),
+       count(*) FILTER (WHERE up.gone AND NOT coalesce(prev.was_gone, false)),
+       count(*), {_CLASS_COLUMNS}
+FROM up LEFT JOIN prev ON prev.source = up.source AND prev.external_id = up.external_id,
+     LATERAL (SELECT prev.external_id IS NOT NULL AND NOT prev.was_gone AS prev_live) AS live
+"""  # noqa: S608 - identifiers and predicates are constants of this module, values travel by COPY  # nosec B608
 # Every page runs in its own transaction with its cursor, so an asynchronous commit is safe: a database crash can
 # lose only the last few pages together with the cursors that cover them, and the next sync reads them again.
 STAGE_SQL = ("SET LOCAL synchronous_commit = off; "  # noqa: S608 - constant COLUMNS  # nosec B608
@@ -93,6 +144,7 @@ class WriteResult:
     updated: int = 0
     deleted: int = 0
     unchanged: int = 0
+    changes: dict[str, ChangeSet] = field(default_factory=dict)  # per class, when the page was classified
 
 
 def dedupe(records: Iterable[TicketRecord]) -> list[TicketRecord]:
@@ -180,8 +232,9 @@ def _driver_connection() -> Any:
     return db.session.connection().connection.driver_connection
 
 
-def _upsert(records: Sequence[TicketRecord], account: str) -> WriteResult:
-    """COPY the page (binary) into a temp table and upsert it (as rows of account) in one statement."""
+def _upsert(records: Sequence[TicketRecord], account: str, changes: ChangeScope | None) -> WriteResult:
+    """COPY the page (binary) into a temp table and upsert it (as rows of account) in one statement; with a change
+    scope, the same statement classifies what happened to each row it wrote."""
     raw = _driver_connection()
     with raw.cursor() as cur:
         # One staging table per connection, emptied by every commit: no catalog churn per page.
@@ -190,10 +243,15 @@ def _upsert(records: Sequence[TicketRecord], account: str) -> WriteResult:
             copy.set_types(COPY_TYPES)
             for record in records:
                 copy.write_row(_row(record))
-        cur.execute(UPSERT_SQL, {"account": account})
-        created, deleted, written = cur.fetchone()
+        if changes is None:
+            cur.execute(UPSERT_SQL, {"account": account})
+        else:
+            cur.execute(CLASSIFY_SQL, {"account": account, "since": changes.since})
+        created, deleted, written, *classes = cur.fetchone()
+    found = {name: ChangeSet(classes[2 * n], list(classes[2 * n + 1] or ()))
+             for n, name in enumerate(CHANGE_NAMES) if classes and classes[2 * n]}
     return WriteResult(created=created, updated=written - created - deleted, deleted=deleted,
-                       unchanged=len(records) - written)
+                       unchanged=len(records) - written, changes=found)
 
 
 def save_cursor(source: str, checkpoint: Checkpoint) -> None:
@@ -203,16 +261,21 @@ def save_cursor(source: str, checkpoint: Checkpoint) -> None:
 
 
 def write_page(source: str, records: Sequence[TicketRecord], checkpoint: Checkpoint | None,
-               links: LinkScope | None = None, *, account: str = "", run_id: str | None = None) -> WriteResult:
+               links: LinkScope | None = None, *, account: str = "", run_id: str | None = None,
+               changes: ChangeScope | None = None) -> WriteResult:
     """Upsert a page (rows of account), its links (when a scope is given) and the cursor in ONE transaction; roll
     back all on error.
 
     With run_id, the write is fenced: it only happens while that run is still Running (else StaleAttempt).
+    With a change scope, every written row is classified (core/changes.py); with run_id too, the classes are added
+    to the run's changes in the same transaction.
     """
     batch = dedupe(records)
     try:
         fence(run_id)
-        result = _upsert(batch, account) if batch else WriteResult()
+        result = _upsert(batch, account, changes) if batch else WriteResult()
+        if run_id is not None and result.changes:
+            record_changes(run_id, result.changes)
         if links is not None and batch:
             write_page_links(source, batch, links, account)
         if checkpoint is not None:
@@ -284,12 +347,17 @@ def _mark(source: str, account: str, external_ids: Sequence[str], reason: str | 
     """Flag live rows as gone with an optional hidden_reason, and store the cursor, in one transaction."""
     try:
         fence(run_id)
-        changed = 0
+        rows: list[Any] = []
         if external_ids:
-            changed = db.session.execute(text(
+            rows = list(db.session.execute(text(
                 "UPDATE tickets SET is_deleted = true, hidden_reason = :reason, synced_at = now() "
-                "WHERE source = :s AND account = :a AND external_id = ANY(:ids) AND NOT is_deleted"),
-                {"s": source, "a": account, "ids": list(external_ids), "reason": reason}).rowcount
+                "WHERE source = :s AND account = :a AND external_id = ANY(:ids) AND NOT is_deleted "
+                "RETURNING id, is_spam"),
+                {"s": source, "a": account, "ids": list(external_ids), "reason": reason}))
+        changed = len(rows)
+        gone = sorted(row.id for row in rows if not row.is_spam)
+        if reason is None and run_id is not None and gone:  # a deletion the census found is a change of the run
+            record_changes(run_id, {"deleted": ChangeSet(len(gone), gone[:IDS_PER_CLASS])})
         if checkpoint is not None:
             save_cursor(source, checkpoint)
         db.session.commit()

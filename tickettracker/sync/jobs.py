@@ -18,6 +18,7 @@ from tickettracker.core.vocabulary import AT_RISK, SyncStatus
 from tickettracker.store.extensions import db, redis_client
 from tickettracker.sync import lifecycle, runs
 from tickettracker.sync.atrisk import refresh_at_risk
+from tickettracker.sync.changes import change_counts
 from tickettracker.sync.ingest import StaleAttempt
 from tickettracker.sync.runner import run_sync
 from tickettracker.sync.typelock import type_lock
@@ -141,7 +142,8 @@ def _execute(app: Flask, run_id: str) -> str:
         beat.stopped.set()
     counts = _count_fields(outcome.counts)
     status = SyncStatus.CANCELLED if outcome.status == "cancelled" else SyncStatus.COMPLETED
-    ended = runs.finish(run_id, status, outcome.message, counts=counts)
+    changes = change_counts(run_id) if run.type != AT_RISK else None
+    ended = runs.finish(run_id, status, outcome.message, counts=counts, changes=changes)
     if ended is not None:
         runs.append_log(run_id, "info", outcome.message)
         lifecycle.publish_run(redis, ended)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Callable, Protocol
 
 import psycopg
@@ -26,6 +27,7 @@ from tickettracker.sync.audit import audit_source
 from tickettracker.sync.audit_freshworks import audit_freshworks
 from tickettracker.sync.audit_jira import audit_jira
 from tickettracker.sync.census import maybe_census
+from tickettracker.sync.changes import ChangeScope, database_now, last_run_start, sweep_overdue
 from tickettracker.sync.ingest import StaleAttempt, WriteResult, load_cursor, write_page
 from tickettracker.sync.links import LinkScope, read_remote_links
 
@@ -103,6 +105,8 @@ class _Run:
     interval_minutes: int = 60  # the type's schedule interval: the audit's budget is a share of it
     account: str = ""  # the account tag of the rows the current source writes (sync/accounts.py)
     run_id: str | None = None  # the sync run every write is fenced on (ingest.fence)
+    changes: ChangeScope | None = None  # with a run: classify what each page changes (sync/changes.py)
+    started: datetime | None = None  # the database's clock when the run began writing
 
     def log(self, level: str, message: str) -> None:
         """Log through the reporter, redacted."""
@@ -143,6 +147,8 @@ def run_sync(settings: Settings, sync_type: str, reporter: SyncReporter, *, full
                links=LinkScope.load(settings), remote_links_limit=settings.jira_remote_links_per_run,
                run_id=run_id, audit_share=settings.audit_rate_share,
                audit_skip_minutes=settings.audit_skip_minutes, interval_minutes=_interval(settings, sync_type))
+    if run_id is not None:
+        run.changes, run.started = ChangeScope(last_run_start(sync_type, run_id)), database_now()
     connectors, skipped = build_connectors(settings, sync_type, log=run.log, sleep=_cancellable_sleep(reporter))
     if not connectors:
         needed = "; ".join(REQUIRED[source] for source in sources)
@@ -207,7 +213,7 @@ def _sync_source(connector: Connector, run: _Run) -> bool:
         run.progress(0, f"{connector.label}: starting{' full sync' if run.full else ''}")
         for page in connector.pages(state, watermark, run.full):
             written = write_page(connector.source, page.records, page.checkpoint, run.links,
-                                 account=run.account, run_id=run.run_id)
+                                 account=run.account, run_id=run.run_id, changes=run.changes)
             run.add(connector, written, len(page.records))
             changed.extend(record.external_id for record in page.records if hasattr(connector, "remote_links"))
             last = page.checkpoint or last
@@ -220,6 +226,8 @@ def _sync_source(connector: Connector, run: _Run) -> bool:
             audit_source(connector, run, last, AUDITORS[connector.source])
         elif isinstance(connector, CensusConnector):
             maybe_census(connector, run, last)
+        if run.run_id is not None and run.changes is not None and run.started is not None:
+            sweep_overdue(connector.source, run.account, run.run_id, run.changes.since, run.started)
     except SyncCancelled:
         return False
     except StaleAttempt as stale:

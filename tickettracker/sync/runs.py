@@ -122,10 +122,12 @@ def heartbeat(run_id: str) -> None:
 
 
 def finish(run_id: str, status: SyncStatus, message: str, *, error: str | None = None,
-           counts: dict[str, int] | None = None) -> SyncRun | None:
-    """End an active run with a terminal status; a run already ended is left as it is."""
+           counts: dict[str, int] | None = None, changes: dict[str, int] | None = None) -> SyncRun | None:
+    """End an active run with a terminal status (and what it changed, per class); a run already ended is left."""
     values: dict[str, Any] = {"status": int(status), "message": message, "error": error,
                               "finished_at": now_utc(), **(counts or {}), **_NEXT_VERSION}
+    if changes is not None:
+        values["change_counts"] = changes
     if status == SyncStatus.COMPLETED:
         values["progress"] = 100
     result = db.session.execute(

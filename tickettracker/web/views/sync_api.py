@@ -6,11 +6,13 @@ import json
 
 from flask import Blueprint, abort, current_app, jsonify, request, url_for
 
+from tickettracker.core.changes import headline
 from tickettracker.core.vocabulary import AT_RISK, SYNC_TYPES
 from tickettracker.store.extensions import redis_client
 from tickettracker.store.queries import BadQuery
 from tickettracker.store.serialize import log_line_json, run_json
 from tickettracker.sync import lifecycle, runs
+from tickettracker.sync.changes import change_counts, run_changes
 from tickettracker.sync.schedule import next_runs
 from tickettracker.sync.status import HistoryQuery, history_page, type_status
 from tickettracker.web.views.actor import current_actor
@@ -91,6 +93,16 @@ def sync_job_log(job_id: str):
     if runs.get_run(job_id) is None:
         abort(404)
     return jsonify(jobId=job_id, lines=[log_line_json(line) for line in runs.run_log(job_id)])
+
+
+@bp.get("/sync/jobs/<job_id>/changes")
+def sync_job_changes(job_id: str):
+    """Return what one run changed: per class its count and the items kept (the first 200 per class)."""
+    run = runs.get_run(job_id)
+    if run is None:
+        abort(404)
+    return jsonify(jobId=job_id, headline=headline(run.change_counts), counts=change_counts(job_id),
+                   classes=run_changes(job_id))
 
 
 @bp.post("/sync/jobs/<job_id>/cancel")

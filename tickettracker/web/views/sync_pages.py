@@ -15,6 +15,7 @@ from tickettracker.store.extensions import db, redis_client
 from tickettracker.store.queries import BadQuery
 from tickettracker.store.serialize import run_json, schedule_json, sync_audit_json
 from tickettracker.sync import runs, schedule_edit
+from tickettracker.sync.changes import run_changes
 from tickettracker.sync.schedule import next_runs
 from tickettracker.sync.status import HistoryQuery, history_page, type_status
 from tickettracker.web.export import runs_csv
@@ -121,7 +122,8 @@ def run_detail(run_id: str) -> ResponseReturnValue:
         abort(404)
     context = {"run": run_json(run), "lines": runs.run_log(run_id), "title": f"{run.type} sync run",
                "audits": [sync_audit_json(a) for a in runs.run_audits([run_id]).get(run_id, [])],
-               "demo_mode": get_settings().demo_mode}
+               "demo_mode": get_settings().demo_mode,
+               "changes": run_changes(run_id) if run.type != AT_RISK else None}
     if wants_fragment():
         return render_template("partials/run_body.html", **context)
     return render_template("pages/sync_run.html", **context)
