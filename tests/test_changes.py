@@ -84,6 +84,13 @@ def test_a_new_item_counts_as_newly_overdue_only_when_it_fell_due_after_the_last
     assert classes([], late) == {"new": 2, "newly_overdue": 1}
 
 
+def test_on_the_first_run_of_a_type_a_new_item_is_only_new(ctx):
+    first = ChangeScope(None)
+    assert classes([], [rec(1, due_by=NOW - timedelta(minutes=5), priority_code=4)], first) == {"new": 1}
+    assert classes([rec(2)], [bump(rec(2), due_by=NOW - timedelta(minutes=5), priority_code=4)], first) == \
+        {"newly_overdue": 1, "new_urgent": 1}
+
+
 def test_a_resolved_item_past_its_due_time_is_not_overdue(ctx):
     assert classes([rec(1)], [bump(rec(1), status_category="resolved", due_by=NOW - timedelta(minutes=1))]) == \
         {"resolved": 1}

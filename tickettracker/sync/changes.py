@@ -17,9 +17,11 @@ from tickettracker.store.models import SyncRun, SyncRunChange, Ticket
 
 @dataclass(frozen=True)
 class ChangeScope:
-    """Classify a page's rows; `since` is when the last completed run of the type started (None: no such run)."""
+    """Classify a page's rows; `since` is when the last completed run of the type started (None: no such run);
+    write_page sets run_id to the run whose tally the classes join."""
 
     since: datetime | None = None
+    run_id: str | None = None
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,20 +67,21 @@ _CLASSES = {
     "new": "up.inserted AND NOT up.gone",
     "resolved": f"prev_live AND prev.status_category IN {_OPEN} AND up.status_category IN {_DONE} AND NOT up.gone",
     "reopened": f"prev_live AND prev.status_category IN {_DONE} AND up.status_category IN {_OPEN} AND NOT up.gone",
-    # overdue now and not at the last run's time (%(since)s; without a last run, at the row's last write)
+    # overdue now and not at the last run's time (%(since)s; without a last run, at the row's last write; an item
+    # first seen by the first run of its type is only new)
     "newly_overdue": f"""NOT up.gone AND up.status_category IN {_OPEN} AND up.due_by <= now() AND NOT coalesce(
         CASE WHEN prev_live THEN prev.status_category IN {_OPEN} AND prev.due_by <= coalesce(%(since)s, prev.synced_at)
-             ELSE up.due_by <= coalesce(%(since)s, '-infinity') END, false)""",
+             ELSE coalesce(up.due_by <= %(since)s, true) END, false)""",
     "new_urgent": f"NOT up.gone AND up.status_category IN {_OPEN} AND {_urgent('up')} "
-                  f"AND NOT (prev_live AND {_urgent('prev')})",
+                  f"AND (prev_live OR %(since)s IS NOT NULL) AND NOT (prev_live AND {_urgent('prev')})",
     "reassigned": "prev_live AND NOT up.gone AND prev.assignee IS NOT NULL "
                   "AND up.assignee IS DISTINCT FROM prev.assignee",
     "deleted": "up.gone AND NOT coalesce(prev.was_gone, false)",
 }
 CHANGE_NAMES = tuple(_CLASSES)
-_CLASS_COLUMNS = ", ".join(f"count(*) FILTER (WHERE {sql}), "
-                           f"(array_agg(up.id ORDER BY up.id) FILTER (WHERE {sql}))[1:{IDS_PER_CLASS}]"
-                           for sql in _CLASSES.values())
+_FLAGS = ", ".join(f"({sql}) AS c_{name}" for name, sql in _CLASSES.items())
+_HITS = ", ".join(f"('{name}', c_{name})" for name in _CLASSES)
+# With %(run)s, the classes are added to the run's tally (sync/changes.py) by the same statement.
 CLASSIFY_SQL = f"""
 WITH prev AS (
     SELECT t.source, t.external_id, (t.is_deleted OR t.is_spam) AS was_gone, t.status_category, t.priority_code,
@@ -93,12 +94,22 @@ WITH prev AS (
     WHERE {_DIFF} OR tickets.hidden_reason IS NOT NULL
     RETURNING id, source, external_id, (xmax = 0) AS inserted, (is_deleted OR is_spam) AS gone, status_category,
               priority_code, priority_label, assignee, due_by
+), cls AS (
+    SELECT up.id, up.inserted, up.gone, {_FLAGS}
+    FROM up LEFT JOIN prev ON prev.source = up.source AND prev.external_id = up.external_id,
+         LATERAL (SELECT prev.external_id IS NOT NULL AND NOT prev.was_gone AS prev_live) AS live
+), tally AS (
+    SELECT hit.name, count(*) AS n, (array_agg(cls.id ORDER BY cls.id))[1:{IDS_PER_CLASS}] AS ids
+    FROM cls CROSS JOIN LATERAL (VALUES {_HITS}) AS hit (name, found) WHERE hit.found GROUP BY hit.name
+), saved AS (
+    INSERT INTO sync_run_changes (run_id, change, count, ticket_ids)
+    SELECT %(run)s, name, n, ids FROM tally WHERE %(run)s::text IS NOT NULL
+    ON CONFLICT (run_id, change) DO UPDATE SET count = sync_run_changes.count + EXCLUDED.count,
+        ticket_ids = (sync_run_changes.ticket_ids || EXCLUDED.ticket_ids)[1:{IDS_PER_CLASS}]
 )
-SELECT count(*) FILTER (WHERE up.inserted AND NOT up.gone),
-       count(*) FILTER (WHERE up.gone AND NOT coalesce(prev.was_gone, false)),
-       count(*), {_CLASS_COLUMNS}
-FROM up LEFT JOIN prev ON prev.source = up.source AND prev.external_id = up.external_id,
-     LATERAL (SELECT prev.external_id IS NOT NULL AND NOT prev.was_gone AS prev_live) AS live
+SELECT count(*) FILTER (WHERE inserted AND NOT gone), count(*) FILTER (WHERE c_deleted), count(*),
+       (SELECT jsonb_object_agg(name, jsonb_build_array(n, ids)) FROM tally)
+FROM cls
 """  # noqa: S608 - identifiers and predicates are constants of this module, values travel by COPY  # nosec B608
 # Every page runs in its own transaction with its cursor, so an asynchronous commit is safe: a database crash can
 # lose only the last few pages together with the cursors that cover them, and the next sync reads them again.
@@ -246,10 +257,9 @@ def _upsert(records: Sequence[TicketRecord], account: str, changes: ChangeScope 
         if changes is None:
             cur.execute(UPSERT_SQL, {"account": account})
         else:
-            cur.execute(CLASSIFY_SQL, {"account": account, "since": changes.since})
-        created, deleted, written, *classes = cur.fetchone()
-    found = {name: ChangeSet(classes[2 * n], list(classes[2 * n + 1] or ()))
-             for n, name in enumerate(CHANGE_NAMES) if classes and classes[2 * n]}
+            cur.execute(CLASSIFY_SQL, {"account": account, "since": changes.since, "run": changes.run_id})
+        created, deleted, written, *tally = cur.fetchone()
+    found = {name: ChangeSet(n, list(ids)) for name, (n, ids) in (tally[0] or {}).items()} if tally else {}
     return WriteResult(created=created, updated=written - created - deleted, deleted=deleted,
                        unchanged=len(records) - written, changes=found)
 
@@ -267,15 +277,15 @@ def write_page(source: str, records: Sequence[TicketRecord], checkpoint: Checkpo
     back all on error.
 
     With run_id, the write is fenced: it only happens while that run is still Running (else StaleAttempt).
-    With a change scope, every written row is classified (core/changes.py); with run_id too, the classes are added
-    to the run's changes in the same transaction.
+    With a change scope, every written row is classified (core/changes.py); with run_id too, the same statement adds
+    the classes to the run's tally.
     """
     batch = dedupe(records)
     try:
         fence(run_id)
+        if changes is not None:
+            changes = replace(changes, run_id=run_id)
         result = _upsert(batch, account, changes) if batch else WriteResult()
-        if run_id is not None and result.changes:
-            record_changes(run_id, result.changes)
         if links is not None and batch:
             write_page_links(source, batch, links, account)
         if checkpoint is not None:
