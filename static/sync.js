@@ -176,7 +176,7 @@
     } else if (xhr.status >= 400) {
       window.tt.toast("error", type + " sync not started.", body.error || "The server answered " + xhr.status + ".");
     } else if (body.created === false) {
-      window.tt.toast("warning", type + " sync already in progress.", body.message || "");
+      window.tt.toast("info", type + " sync already in progress.", body.message || "");
     } else {
       window.tt.toast("info", type + " sync started.", "It runs in the background; you can keep working.");
     }

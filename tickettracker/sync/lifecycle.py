@@ -48,11 +48,25 @@ def start_sync(redis: Redis, sync_type: str, *, trigger: str = "manual", request
         if run.scheduled_for is not None and runs.start_pending_retry_now(run.id):
             _enqueue_or_fail(redis, run.id)
             return StartResult(run.id, False, f"Started the pending {sync_type} retry now", runs.get_run(run.id))
-        state = "running" if run.status == int(SyncStatus.RUNNING) else "queued"
-        return StartResult(run.id, False, f"A {sync_type} sync is already {state}", run)
+        return StartResult(run.id, False, join_message(run, requested_by), run)
     _enqueue_or_fail(redis, run.id)
     publish_run(redis, run)
     return StartResult(run.id, True, "Sync started in background", run)
+
+
+def join_message(run: SyncRun, requested_by: str | None) -> str:
+    """What someone who asks for a sync hears when one of that type is already on its way: whose, and that they
+    will see its result ("alice's sync is already running — you will see its result")."""
+    state = "running" if run.status == int(SyncStatus.RUNNING) else "queued"
+    if run.trigger == "scheduled" or run.requested_by == "scheduler":
+        whose = "The scheduled sync"
+    elif run.requested_by and run.requested_by == requested_by:
+        whose = "Your sync"
+    elif run.requested_by:
+        whose = f"{run.requested_by}'s sync"
+    else:
+        whose = "A sync"
+    return f"{whose} is already {state} — you will see its result"
 
 
 def _enqueue_or_fail(redis: Redis, run_id: str) -> None:

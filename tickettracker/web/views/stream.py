@@ -19,6 +19,7 @@ from tickettracker.sync.events import EVENT_NAME, Hub, latest_id, parse_id, repl
 from tickettracker.sync.schedule import next_runs
 from tickettracker.sync.status import type_status
 from tickettracker.web.auth.sessions import stream_guard
+from tickettracker.web.presence import Watch
 
 bp = Blueprint("stream", __name__)
 
@@ -149,6 +150,7 @@ def events() -> Response:
     """Stream sync events to this client until it goes away or its session ends."""
     alive = stream_guard(HEARTBEAT_SECONDS)
     admin = bool(current_user.is_admin)
+    watch = Watch(redis_client(), current_user.username)
     subscription = hub().subscribe()
     try:
         snapshot, start, missed, gap = _catch_up(_client_last_id(), admin)
@@ -157,14 +159,16 @@ def events() -> Response:
         hub().unsubscribe(subscription)
         raise
     high = parse_id(missed[-1][0]) if missed else parse_id(start)
-    return Response(stream_with_context(_stream(subscription, snapshot, rendered, high, gap, alive, admin)),
+    return Response(stream_with_context(_stream(subscription, snapshot, rendered, high, gap, alive, admin, watch)),
                     mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 def _stream(subscription: queue.Queue, snapshot: str, missed: str, high: tuple[int, int],
-            gap: bool, alive: Callable[[], bool], admin: bool) -> Iterator[str]:
+            gap: bool, alive: Callable[[], bool], admin: bool, watch: Watch) -> Iterator[str]:
+    beaten = time.monotonic()
     try:
+        watch.beat()
         yield f"retry: {RETRY_MS}\n: connected\n\n"
         yield snapshot
         if gap:
@@ -175,6 +179,9 @@ def _stream(subscription: queue.Queue, snapshot: str, missed: str, high: tuple[i
             if not alive():  # checked in Redis at most once per heartbeat, never with a database connection
                 yield SIGNED_OUT
                 return
+            if time.monotonic() - beaten >= HEARTBEAT_SECONDS:
+                watch.beat()
+                beaten = time.monotonic()
             try:
                 event_id, payload = subscription.get(timeout=HEARTBEAT_SECONDS)
             except queue.Empty:
@@ -184,4 +191,5 @@ def _stream(subscription: queue.Queue, snapshot: str, missed: str, high: tuple[i
                 high = parse_id(event_id)
                 yield frames_for(event_id, payload, admin)
     finally:
+        watch.leave()
         hub().unsubscribe(subscription)

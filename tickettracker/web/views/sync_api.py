@@ -28,8 +28,8 @@ def _trigger(sync_type: str):
         return jsonify(error=str(exc), status=503), 503
     response = jsonify(jobId=result.job_id, message=result.message, type=sync_type, created=result.created)
     response.status_code = 202
-    level = "info" if result.created else "warning"
-    response.headers["HX-Trigger"] = json.dumps({"showToast": {"level": level, "message": result.message}})
+    # a sync already on its way is no error: the caller joins it and sees its result like everyone else
+    response.headers["HX-Trigger"] = json.dumps({"showToast": {"level": "info", "message": result.message}})
     return response
 
 

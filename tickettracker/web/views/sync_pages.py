@@ -19,6 +19,7 @@ from tickettracker.sync.changes import run_changes
 from tickettracker.sync.schedule import next_runs
 from tickettracker.sync.status import HistoryQuery, history_page, type_status
 from tickettracker.web.export import runs_csv
+from tickettracker.web.presence import presence
 from tickettracker.web.views.actor import current_actor
 from tickettracker.web.views.pages import wants_fragment
 
@@ -101,7 +102,8 @@ def history() -> ResponseReturnValue:
 
 def _history_page(context: dict[str, Any], status: int, **extra: Any) -> ResponseReturnValue:
     schedules = schedule_edit.overview(get_settings(), _next_runs())
-    return render_template("pages/sync_history.html", schedules=schedules, **context, **extra), status
+    return render_template("pages/sync_history.html", schedules=schedules, presence=presence(redis_client()),
+                           **context, **extra), status
 
 
 @bp.get("/sync/export.csv")
