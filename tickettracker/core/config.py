@@ -145,6 +145,51 @@ class VendorSettings:
 
 
 @dataclass(frozen=True)
+class NotifySettings:
+    """Where notifications go (a channel without its settings is off) and how deliveries retry."""
+
+    webhook_url: str | None = field(default=None, repr=False)
+    slack_webhook_url: str | None = field(default=None, repr=False)
+    teams_webhook_url: str | None = field(default=None, repr=False)
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_starttls: bool = False
+    email_from: str | None = None
+    email_to: tuple[str, ...] = ()
+    retries: int = 3
+    retry_base_seconds: float = 5.0
+    timeout_seconds: float = 10.0
+
+    def channels(self) -> tuple[str, ...]:
+        """Return the channels whose settings are present, in a fixed order."""
+        on = {"webhook": self.webhook_url, "slack": self.slack_webhook_url, "teams": self.teams_webhook_url,
+              "email": self.smtp_host and self.email_from and self.email_to}
+        return tuple(name for name, value in on.items() if value)
+
+    def secrets(self) -> tuple[str, ...]:
+        """Return the values no notification may carry (webhook addresses hold their tokens)."""
+        return tuple(v for v in (self.webhook_url, self.slack_webhook_url, self.teams_webhook_url,
+                                 self.smtp_password) if v)
+
+
+def load_notify_settings(env: Mapping[str, str]) -> NotifySettings:
+    """Read the NOTIFY_* and SMTP_* settings."""
+    recipients = tuple(a.strip() for a in (_text(env, "NOTIFY_EMAIL_TO") or "").split(",") if a.strip())
+    return NotifySettings(
+        webhook_url=_url(env, "NOTIFY_WEBHOOK_URL", ("http", "https")),
+        slack_webhook_url=_url(env, "NOTIFY_SLACK_WEBHOOK_URL", ("http", "https")),
+        teams_webhook_url=_url(env, "NOTIFY_TEAMS_WEBHOOK_URL", ("http", "https")),
+        smtp_host=_text(env, "SMTP_HOST"), smtp_port=_int(env, "SMTP_PORT", 25, 1, 65535),
+        smtp_username=_text(env, "SMTP_USERNAME"), smtp_password=_text(env, "SMTP_PASSWORD"),
+        smtp_starttls=_bool(env, "SMTP_STARTTLS", False), email_from=_text(env, "NOTIFY_EMAIL_FROM"),
+        email_to=recipients, retries=_int(env, "NOTIFY_MAX_RETRIES", 3, 0, 10),
+        retry_base_seconds=_float(env, "NOTIFY_RETRY_BASE_SECONDS", 5.0, 0.01, 3600.0),
+        timeout_seconds=_float(env, "NOTIFY_TIMEOUT_SECONDS", 10.0, 0.5, 120.0))
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting of the application, read once."""
 
@@ -180,6 +225,7 @@ class Settings:
     proxy_count: int = 0
     page_size: int = 50
     log_level: str = "INFO"
+    notify: NotifySettings = field(default_factory=NotifySettings)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -304,6 +350,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, use_dotenv: boo
         proxy_count=_int(env, "PROXY_COUNT", 0, 0, 5),
         page_size=_int(env, "PAGE_SIZE", 50, 10, 500),
         log_level=_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
+        notify=load_notify_settings(env),
         extra=extra,
     )
     return settings

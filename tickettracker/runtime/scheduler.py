@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 from tickettracker.cockpit.snapshots import take_snapshot
 from tickettracker.runtime.startup import checked_app
 from tickettracker.store.extensions import db, redis_client
+from tickettracker.sync import notifications
 from tickettracker.sync.lifecycle import recover
 from tickettracker.sync.schedule import ensure_schedule_rows, reconcile, scheduler_for, wanted_schedules
 
@@ -32,6 +33,8 @@ def tick(app: Flask) -> list[str]:
                 finally:
                     scheduler.remove_lock()
             notes += recover(redis, app.extensions["tt_settings"])
+            opened = notifications.safely(notifications.check_stale, app.extensions["tt_settings"])
+            notes += [f"stale-data incident {incident} opened or recovered" for incident in opened]
             notes += _daily_snapshot()
             return notes
         finally:

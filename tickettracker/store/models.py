@@ -316,3 +316,57 @@ class KpiSnapshot(db.Model):
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
 
     __table_args__ = (Index("ix_kpi_snapshots_taken", text("taken_at DESC")),)
+
+
+class NotificationRule(db.Model):
+    """When to tell people off the page (sync/notifications.py): a kind, the data set it watches (None: every one)
+    and the kind's parameter (a change class with its threshold, or the stale factor)."""
+
+    __tablename__ = "notification_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    dataset: Mapped[str | None] = mapped_column(Text)
+    change_class: Mapped[str | None] = mapped_column(Text)
+    threshold: Mapped[int | None] = mapped_column(Integer)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    updated_by: Mapped[str | None] = mapped_column(Text)
+
+
+class NotificationIncident(db.Model):
+    """One incident of a rule on a data set: opened once (one notification), recovered once (one follow-up)."""
+
+    __tablename__ = "notification_incidents"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    rule_id: Mapped[int] = mapped_column(Integer, ForeignKey("notification_rules.id", ondelete="CASCADE"),
+                                         nullable=False)
+    dataset: Mapped[str] = mapped_column(Text, nullable=False)
+    detail: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    recovered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("uq_notification_incidents_open", "rule_id", "dataset", unique=True,
+                            postgresql_where=text("recovered_at IS NULL")),)
+
+
+class NotificationDelivery(db.Model):
+    """One message to one channel (an incident's alert or recovery, or a test) and how its delivery went."""
+
+    __tablename__ = "notification_deliveries"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("notification_incidents.id",
+                                                                           ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(Text, nullable=False)
+    event: Mapped[str] = mapped_column(Text, nullable=False)  # alert | recovered | test
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    status: Mapped[str] = mapped_column(Text, nullable=False, default="queued")  # queued | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_notification_deliveries_created", text("created_at DESC")),)

@@ -16,7 +16,7 @@ from rq.job import Job
 from tickettracker.connectors.base import ConfigurationError, TransientSyncError
 from tickettracker.core.vocabulary import AT_RISK, SyncStatus
 from tickettracker.store.extensions import db, redis_client
-from tickettracker.sync import lifecycle, runs
+from tickettracker.sync import lifecycle, notifications, runs
 from tickettracker.sync.atrisk import refresh_at_risk
 from tickettracker.sync.changes import change_counts
 from tickettracker.sync.ingest import StaleAttempt
@@ -149,6 +149,7 @@ def _execute(app: Flask, run_id: str) -> str:
         lifecycle.publish_run(redis, ended)
         if status == SyncStatus.COMPLETED and run.type != AT_RISK:
             _after_success(app, run_id)
+            notifications.safely(notifications.sync_completed, ended)
     return outcome.message
 
 
@@ -172,8 +173,9 @@ def _fail(redis: Any, run_id: str, reason: str, *, retry: bool, settings: Any) -
     runs.append_log(run_id, "error", reason)
     if ended is not None:
         lifecycle.publish_run(redis, ended)
-        if retry:
-            lifecycle.schedule_retry(redis, ended, settings)
+        retried = lifecycle.schedule_retry(redis, ended, settings) if retry else None
+        if retried is None and ended.type != AT_RISK:  # no retry left: this failure is final
+            notifications.safely(notifications.sync_failed, ended)
     return f"failed: {reason}"
 
 

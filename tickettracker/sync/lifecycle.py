@@ -11,11 +11,11 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from tickettracker.core.config import Settings, mask_url
-from tickettracker.sync import runs
+from tickettracker.sync import notifications, runs
 from tickettracker.sync.events import publish_run
 
 __all__ = ["publish_run", "start_sync", "cancel_sync", "schedule_retry", "recover", "QueueUnavailable"]
-from tickettracker.core.vocabulary import SyncStatus
+from tickettracker.core.vocabulary import DATA_TYPES, SyncStatus
 from tickettracker.store.models import SyncRun
 from tickettracker.sync.queues import cancel_job, enqueue_run, job_exists
 
@@ -136,6 +136,8 @@ def recover(redis: Redis, settings: Settings) -> list[str]:
         runs.append_log(run.id, "error", WORKER_LOST)
         publish_run(redis, ended)
         retry = schedule_retry(redis, ended, settings)
+        if retry is None and ended.type in DATA_TYPES:
+            notifications.safely(notifications.sync_failed, ended)
         notes.append(f"run {run.id} lost its worker" + (f"; retry {retry.id} queued" if retry else ""))
     for run in runs.due_queued_runs(grace=timedelta(seconds=30)):
         if job_exists(redis, run.id):

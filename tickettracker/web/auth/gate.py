@@ -20,6 +20,7 @@ ADMIN = frozenset({
     "sync_api.sync_incidents", "sync_api.sync_jira", "sync_api.sync_all", "sync_api.sync_job_cancel",
     "sync_pages.save_schedule", "sync_pages.put_schedule",
     "auth.users", "auth.create_user", "auth.update_user", "auth.audit_json", "auth.audit_fragment",
+    "notify_admin.page", "notify_admin.add_rule", "notify_admin.delete_rule", "notify_admin.send_test",
 })
 SELF_SERVICE = frozenset({"auth.logout", "auth.create_token", "auth.revoke_token"})
 THROTTLED: dict[str, Limit] = {
