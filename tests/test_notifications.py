@@ -16,9 +16,9 @@ from tickettracker.core.config import NotifySettings
 from tickettracker.core.vocabulary import SyncStatus
 from tickettracker.store.extensions import db, redis_client
 from tickettracker.store.models import NotificationDelivery, SyncRun
-from tickettracker.sync import notifications, runs
+from tickettracker.sync import lifecycle, notifications, runs
 from tickettracker.sync.jobs import AppWorker
-from tickettracker.sync.queues import CONTROL_QUEUE, queue
+from tickettracker.sync.queues import CONTROL_QUEUE, SYNC_QUEUE, queue
 
 VENDOR_SECRET = "fd-key-Sup3rSecret-4711"
 HOOK_TOKEN = "hooktoken-XyZ-0815"
@@ -185,3 +185,15 @@ def test_the_admin_page_adds_and_deletes_rules_and_sends_a_test_per_channel(app,
     viewer = signed_in_client(app, "viewer", "viewer")
     assert viewer.get("/admin/notifications").status_code == 403
     assert viewer.post("/admin/notifications/test/webhook").status_code == 403
+
+
+def test_a_sync_job_that_fails_for_good_notifies_through_the_worker(ctx, receivers):
+    http, _ = receivers
+    notifications.add_rule("sync_failed", "JIRA", None, None, "admin")
+    run_id = lifecycle.start_sync(redis_client(), "JIRA", requested_by="alice").job_id  # Jira is not configured
+    redis = redis_client()
+    InlineWorker([queue(redis, SYNC_QUEUE), queue(redis, CONTROL_QUEUE)], connection=redis, app=ctx).work(burst=True)
+    drain(ctx)
+    assert runs.get_run(run_id).status == SyncStatus.FAILED
+    alerts = http.to("/hook/")
+    assert len(alerts) == 1 and alerts[0].json()["dataset"] == "JIRA" and "JIRA_API_TOKEN" in alerts[0].json()["text"]
