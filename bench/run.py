@@ -64,7 +64,7 @@ STEPS: list[tuple[str, str, Step]] = [
                                                          s.plan.sse_events, s.plan.sse_pages, s.plan.sse_fill)),
     ("4", "bulk upsert vs COPY", lambda s: upsert.measure_upsert(s.app, s.conninfo, s.sync_sim, s.plan.upsert_rows,
                                                                  100, s.plan.rounds)),
-    ("10", "change classification per page", lambda s: changes.measure_changes(s.app, s.conninfo, s.sync_sim,
+    ("11", "change classification per page", lambda s: changes.measure_changes(s.app, s.conninfo, s.sync_sim,
                                                                              s.plan.upsert_rows, 100, s.plan.rounds)),
     ("3", "trigger during a sync", lambda s: trigger.measure_trigger(s.procs, s.web_url, s.live_sim,
                                                                     s.plan.trigger_budget, s.plan.trigger_posts,

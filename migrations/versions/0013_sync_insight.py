@@ -10,14 +10,14 @@ and data set (a partial unique index), so a condition that persists notifies onc
 notification_deliveries log every message per channel with its attempts.
 
 Revision ID: 0013_sync_insight
-Revises: 0010_ticket_accounts
+Revises: 0012_sync_audits
 """
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0013_sync_insight'
-down_revision = '0010_ticket_accounts'
+down_revision = '0012_sync_audits'
 branch_labels = None
 depends_on = None
 
