@@ -28,6 +28,7 @@ class Recorder:
     cancel_after: int | None = None
     events: list[tuple[int | None, str]] = field(default_factory=list)
     logs: list[tuple[str, str]] = field(default_factory=list)
+    sources: list[str | None] = field(default_factory=list)
     cursors: list[list[tuple[Any, ...]]] = field(default_factory=list)
     snapshot_cursors: bool = False
 
@@ -37,9 +38,10 @@ class Recorder:
         if self.snapshot_cursors:
             self.cursors.append(cursor_rows())
 
-    def log(self, level: str, message: str) -> None:
-        """Record a log line."""
+    def log(self, level: str, message: str, source: str | None = None) -> None:
+        """Record a log line and the source it concerns."""
         self.logs.append((level, message))
+        self.sources.append(source)
 
     def cancelled(self) -> bool:
         """Cancel once cancel_after pages were reported."""

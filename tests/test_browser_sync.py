@@ -247,7 +247,7 @@ def test_vendor_failure_shows_an_error_toast_with_reason_and_log_link_timed_and_
     state(page, "JIRA").get_by_role("link", name="View the log").click()
     page.wait_for_url("**/sync/runs/*")
     expect(page.locator(".run-error")).to_contain_text("JIRA_API_TOKEN")
-    expect(page.locator("table.log")).to_contain_text("rejected the credentials")
+    expect(page.locator(".log-group[data-source=run] table.log")).to_contain_text("rejected the credentials")
     shot(page, "06-run-log-page")
 
 

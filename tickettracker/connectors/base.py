@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, TypeVar, runtime_checkable
 
+from tickettracker.connectors.meter import HttpStats as HttpStats  # re-exported for connectors and the sync
+
 T = TypeVar("T")
 
 
@@ -124,16 +126,6 @@ class RunWarnings:
         except SyncError as error:
             self(f"{what} failed: {error} The sync goes on without it and tries again next run.")
             return default
-
-
-@dataclass
-class HttpStats:
-    """Request counters shared between a connector's HTTP client and the sync."""
-
-    requests: int = 0
-    retries: int = 0
-    rate_limit_waits: int = 0
-    waited_seconds: float = 0.0
 
 
 def vendor_address(url: str) -> str:

@@ -74,6 +74,13 @@ class FreshdeskConnector(FreshworksConnectorBase):
 
     def _pass(self, work: dict[str, Any], name: str, filter_name: str | None, label: str,
               since: datetime) -> Iterator[Page]:
+        """Read one filter as a counted pass, from since to the bookmark it leaves."""
+        self.stats.begin_pass(f"Freshdesk {label}", f"updated_since {fw_time(since)}")
+        yield from self._read_pass(work, name, filter_name, label, since)
+        self.stats.end_pass(f"bookmark {work['bookmarks'].get(name)}")
+
+    def _read_pass(self, work: dict[str, Any], name: str, filter_name: str | None, label: str,
+                   since: datetime) -> Iterator[Page]:
         """Read one filter from since until the vendor has no next page.
 
         Freshdesk orders tickets sharing an updated_at second differently on every call, so a second shared by more
@@ -145,6 +152,7 @@ class FreshdeskConnector(FreshworksConnectorBase):
               items: list[dict[str, Any]], label: str) -> Page:
         """Map a page's tickets and checkpoint the pass's bookmark at since (it never moves back)."""
         bookmarks = work["bookmarks"]
+        self.stats.page(len(items))
         previous = parse_time(bookmarks.get(name))
         if previous is None or since > previous:
             bookmarks[name] = fw_time(since)

@@ -138,6 +138,8 @@ class FreshserviceConnector(FreshworksConnectorBase):
         """Page through one filter of one workspace, recording progress with every page."""
         opened = work["round"].get(f"{workspace or '-'}:open", {})
         size = progress.setdefault("per_page", self.config.page_size)  # a resumed pass keeps its page size
+        self.stats.begin_pass(f"Freshservice {self._where(workspace)}{name} tickets",
+                              f"updated_since {progress['since']}, page {progress['page']}")
         while progress["page"] is not None:
             page_no = progress["page"]
             params = list_params(parse_time(progress["since"]), page_no, size,
@@ -147,6 +149,7 @@ class FreshserviceConnector(FreshworksConnectorBase):
             progress["started"] = progress["started"] or fw_time(now)
             progress["ended"] = fw_time(now)
             items = _tickets(response)
+            self.stats.page(len(items))
             top = _later(parse_time(progress["max"]), max_updated(items))
             progress["max"] = fw_time(top) if top else None
             if filter_name is not None:
@@ -159,6 +162,7 @@ class FreshserviceConnector(FreshworksConnectorBase):
                        for item in items if "id" in item]
             yield Page(records, Checkpoint(copy_state(work), min_bookmark(work["bookmarks"])),
                        label=f"{self._where(workspace)}{name} tickets, page {page_no} (Freshservice gives no total)")
+        self.stats.end_pass(f"newest update {progress['max'] or 'none seen'} (the bookmark moves when the round ends)")
 
     @staticmethod
     def _removed_during(items: list[dict[str, Any]], opened: dict[str, Any]) -> int:

@@ -110,6 +110,14 @@ def vendor_message(response: requests.Response) -> str:
     return clean_text("; ".join(p for p in parts if p))
 
 
+def retry_reason(response: requests.Response) -> str:
+    """Why a retryable answer came: its status, the vendor's RateLimit-Reason and the vendor's own message."""
+    reason = response.headers.get("RateLimit-Reason")
+    detail = f" ({clean_text(reason, 60)})" if reason else ""
+    said = vendor_message(response)
+    return f"HTTP {response.status_code}{detail}" + (f": {clean_text(said, 120)}" if said else "")
+
+
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """Parse Retry-After given in seconds or as an HTTP-date; None when absent or malformed."""
     if not value:
@@ -187,16 +195,16 @@ class VendorClient:
             response = self.session.request(method, self.base_url + path, params=params, json=body,
                                             timeout=self.policy.timeout)
         except requests.Timeout:
-            self.stats.requests += 1
+            self.stats.sent()
             raise _Retry(f"no answer within {self.policy.timeout:g} s") from None
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ContentDecodingError) as exc:
-            self.stats.requests += 1
+            self.stats.sent()
             raise _Retry(f"connection failed ({type(exc).__name__})") from None
         except requests.exceptions.InvalidURL:
             raise ConfigurationError(f"{self.identity.label} address is not a valid URL: "
                                      f"check {self.identity.url_setting}") from None
-        self.stats.requests += 1
+        self.stats.sent(response.headers)
         self.pacer.observe(response.headers)
         self._check_auth(response)
         return self._classify(response, path, allow, attempt)
@@ -211,9 +219,7 @@ class VendorClient:
             return VendorResponse(status, _lenient_json(response), response.headers, response.links)
         if status in RETRY_STATUSES or (status in self.identity.retry_once and attempt == 0):
             wait = parse_retry_after(response.headers.get("Retry-After"))
-            reason = response.headers.get("RateLimit-Reason")
-            detail = f" ({clean_text(reason, 60)})" if reason else ""
-            raise _Retry(f"HTTP {status}{detail}", wait, rate_limited=status == 429)
+            raise _Retry(retry_reason(response), wait, rate_limited=status == 429)
         raise ConfigurationError(self._fatal_message(response, path))
 
     def _decode(self, response: requests.Response) -> Any:
@@ -268,21 +274,23 @@ class VendorClient:
             delay = retry.wait + random.uniform(0, min(1.0, policy.backoff_base))
         else:
             delay = min(policy.backoff_cap, policy.backoff_base * 2 ** attempt) * random.uniform(0.5, 1.0)
-        self.stats.retries += 1
-        if retry.rate_limited:
-            self.stats.rate_limit_waits += 1
-        self.stats.waited_seconds += delay
-        self.log("warning", f"{self.identity.label}: {retry.reason}; retrying in {delay:.1f} s "
-                            f"(attempt {attempt + 2} of {policy.max_retries + 1})")
+        self.stats.retried()
+        self.stats.waited(delay, rate_limited=retry.rate_limited)
+        why = f"rate limit: {retry.reason}" if retry.rate_limited else f"before retrying: {retry.reason}"
         self.sleep(delay)
+        self.log("warning", f"{self.identity.label}: waited {delay:.1f} s ({why}); retrying "
+                            f"(attempt {attempt + 2} of {policy.max_retries + 1})")
 
     def _pace(self) -> None:
         """Sleep until the next request fits in this sync's share of the vendor's budget."""
         delay = self.pacer.delay()
         if delay > 0.001:
-            self.stats.rate_limit_waits += 1
-            self.stats.waited_seconds += delay
+            holding = self.pacer.holding()
+            self.stats.waited(delay, rate_limited=True)
             self.sleep(delay)
+            if holding:  # spacing waits are many and short: the pass's summary counts them
+                self.log("info", f"{self.identity.label}: waited {delay:.1f} s (rate limit: the budget left is "
+                                 f"kept for other integrations, {self.policy.rate_limit_share:.0%} is this sync's)")
         self.pacer.sent()
 
 

@@ -175,9 +175,11 @@ class JiraConnector(JiraCensusMixin):
         seen: set[str] = set()
         cursor: str | int | None = None
         done = 0
+        self.stats.begin_pass("Jira issues updated since the bookmark", f"updated >= {from_ms(since_ms).isoformat()}")
         while True:
             jql = self._scope(f"updated >= {since_ms} ORDER BY updated ASC, key ASC")
             page = self._search(jql, cursor, self._fields(), self.config.page_size)
+            self.stats.page(len(page.issues))
             fresh = [i for i in page.issues if not (updated_ms(i) == since_ms and i.get("key") in seen)]
             top = max((m for m in map(updated_ms, page.issues) if m is not None), default=since_ms)
             if top > since_ms:
@@ -192,6 +194,7 @@ class JiraConnector(JiraCensusMixin):
             yield Page(self._records(fresh), Checkpoint(copy_state(work), mark),
                        label=self._progress(done, page), percent=self._percent(done, page))
             if page.next_cursor is None or (not fresh and cursor is None):
+                self.stats.end_pass(f"bookmark {work['since']}")
                 return
 
     def _progress(self, done: int, page: SearchPage) -> str:

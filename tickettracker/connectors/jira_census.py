@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import quote
 
-from tickettracker.connectors.base import Recheck, SyncError, TicketRecord
+from tickettracker.connectors.base import HttpStats, Recheck, SyncError, TicketRecord
 from tickettracker.connectors.http import VendorResponse, clean_text
 
 CENSUS_PAGE = {"cloud": 5000, "datacenter": 1000}  # asked for; the server may return fewer, the paging copes
@@ -31,6 +31,7 @@ class JiraCensusMixin:
     cloud: bool
     api: str
     client: Any
+    stats: HttpStats
 
     def counts(self, projects: Iterable[str]) -> dict[str, int]:
         """How many issues each project holds within the configured scope, as Jira estimates it.
@@ -63,7 +64,10 @@ class JiraCensusMixin:
 
     def census(self) -> set[str]:
         """Every issue id in scope now."""
-        return self._cloud_census() if self.cloud else self._keyset_census()
+        self.stats.begin_pass("Jira census (ids only)", "every issue in scope")
+        ids = self._cloud_census() if self.cloud else self._keyset_census()
+        self.stats.end_pass(f"{len(ids)} issues listed")
+        return ids
 
     def _census_page(self, jql: str, cursor: str | None, size: int) -> Any:
         """One id-only page; a refusal is the census's own error, without the main search's setting hints."""
@@ -78,6 +82,7 @@ class JiraCensusMixin:
         jql, cursor = self._scope(f"{BOUND} ORDER BY id ASC"), None
         while True:
             page = self._census_page(jql, cursor, CENSUS_PAGE["cloud"])
+            self.stats.page(len(page.issues))
             ids.update(_ids(page.issues))
             cursor = page.next_cursor
             if cursor is None or not page.issues:
@@ -90,6 +95,7 @@ class JiraCensusMixin:
         while True:
             page = self._census_page(jql, None, CENSUS_PAGE["datacenter"])
             found = _ids(page.issues)
+            self.stats.page(len(found))
             ids.update(found)
             if page.next_cursor is None or not found:
                 return ids

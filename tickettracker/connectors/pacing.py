@@ -6,20 +6,10 @@ import time
 from datetime import datetime, timezone
 from typing import Mapping
 
+from tickettracker.connectors.meter import int_header
+
 HOLD_START = 1.0
 HOLD_CAP = 60.0
-
-
-def int_header(headers: Mapping[str, str], *names: str) -> int | None:
-    """Return the first integer-valued header among names."""
-    for name in names:
-        raw = headers.get(name)
-        if raw is not None:
-            try:
-                return int(float(raw))
-            except ValueError:
-                continue
-    return None
 
 
 def seconds_until(reset: str | None, now: datetime | None = None) -> float | None:
@@ -79,6 +69,10 @@ class Pacer:
         """Seconds to wait before sending now."""
         now = time.monotonic()
         return max(0.0, self.last_sent + self.interval - now, self.hold_until - now)
+
+    def holding(self) -> bool:
+        """Whether the next wait keeps the reserve for other integrations (rather than spacing requests)."""
+        return self.hold_until > time.monotonic()
 
     def sent(self) -> None:
         """Note that a request is being sent now."""

@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -155,6 +156,8 @@ class SyncRun(db.Model):
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default=text("1"))
     # What the run changed, per class of core/changes.py (set when it ends; None: the run classified nothing).
     change_counts: Mapped[dict[str, int] | None] = mapped_column(JSONB)
+    # what a full resync was estimated to cost when it was started (budget.py), shown beside the actual figures
+    estimate: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
     __table_args__ = (
         Index("uq_sync_runs_one_active_per_type", "type", unique=True,
@@ -185,6 +188,7 @@ class SyncLog(db.Model):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     level: Mapped[str] = mapped_column(Text, nullable=False, default="info")
     message: Mapped[str] = mapped_column(Text, nullable=False)
+    source: Mapped[str | None] = mapped_column(Text)  # the vendor a line concerns (None: the run as a whole)
 
     __table_args__ = (Index("ix_sync_logs_run", "run_id", "id"),)
 
@@ -213,6 +217,32 @@ class SyncAudit(db.Model):
         Index("ix_sync_audits_run", "run_id", "id"),
         Index("ix_sync_audits_source_at", "source", text("at DESC")),
     )
+
+
+class SyncRunMetrics(db.Model):
+    """What one vendor's part of a sync run cost, and the rate-limit budget its responses advertised."""
+
+    __tablename__ = "sync_run_metrics"
+
+    run_id: Mapped[str] = mapped_column(Text, ForeignKey("sync_runs.id", ondelete="CASCADE"), primary_key=True)
+    source: Mapped[str] = mapped_column(Text, primary_key=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    pages: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    items: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    requests: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    credits: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    retries: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    rate_limit_waits: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    waited_seconds: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    seconds: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)  # how long this source took
+    budget_total: Mapped[int | None] = mapped_column(Integer)  # X-RateLimit-Total / -Limit: credits per window
+    budget_window_seconds: Mapped[int | None] = mapped_column(Integer)
+    remaining_last: Mapped[int | None] = mapped_column(Integer)
+    remaining_min: Mapped[int | None] = mapped_column(Integer)
+    share: Mapped[float] = mapped_column(Float, nullable=False)  # SYNC_RATE_LIMIT_SHARE when it ran
+    headers: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)  # the last ones seen
+
+    __table_args__ = (Index("ix_sync_run_metrics_source_recorded", "source", text("recorded_at DESC")),)
 
 
 class SyncCursor(db.Model):

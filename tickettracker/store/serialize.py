@@ -51,7 +51,7 @@ def sync_audit_json(audit: SyncAudit) -> dict[str, Any]:
 
 def log_line_json(line: SyncLog) -> dict[str, Any]:
     """Return one line of a run's log."""
-    return {"at": iso_utc(line.at), "level": line.level, "message": line.message}
+    return {"at": iso_utc(line.at), "level": line.level, "message": line.message, "source": line.source}
 
 
 def ticket_json(ticket: Ticket) -> dict[str, Any]:

@@ -51,7 +51,7 @@ class ConsoleReporter:
             self.last_step = step
             click.echo(line)
 
-    def log(self, level: str, message: str) -> None:
+    def log(self, level: str, message: str, source: str | None = None) -> None:
         """Print warnings and errors on their own line."""
         if level in ("warning", "error"):
             self.finish()

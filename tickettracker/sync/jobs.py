@@ -80,9 +80,9 @@ class RunReporter:
         if run is not None:
             lifecycle.publish_run(self.redis, run, indeterminate=percent is None)
 
-    def log(self, level: str, message: str) -> None:
+    def log(self, level: str, message: str, source: str | None = None) -> None:
         """Append a line to the run's log."""
-        runs.append_log(self.run_id, level, message)
+        runs.append_log(self.run_id, level, message, source)
 
     def cancelled(self) -> bool:
         """Return whether a cancel was requested."""

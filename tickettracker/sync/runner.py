@@ -20,8 +20,10 @@ from tickettracker.connectors.base import (
     SyncError,
     TransientSyncError,
 )
+from tickettracker.connectors.meter import PassObserver, PassTally, Tally
 from tickettracker.core.config import Settings
 from tickettracker.core.vocabulary import SYNC_TYPES
+from tickettracker.core.times import iso_utc
 from tickettracker.sync.accounts import bind
 from tickettracker.sync.audit import audit_source
 from tickettracker.sync.audit_freshworks import audit_freshworks
@@ -65,8 +67,8 @@ class SyncReporter(Protocol):
     def progress(self, percent: int | None, message: str, counts: SyncCounts) -> None:
         """Report progress; percent None means the vendor gives no total (the message says so)."""
 
-    def log(self, level: str, message: str) -> None:
-        """Record a log line (retries, waits, skipped sources)."""
+    def log(self, level: str, message: str, source: str | None = None) -> None:
+        """Record a log line (retries, waits, passes, skipped sources); source names the vendor it concerns."""
 
     def cancelled(self) -> bool:
         """Return True when the sync should stop at the next page boundary."""
@@ -107,10 +109,23 @@ class _Run:
     run_id: str | None = None  # the sync run every write is fenced on (ingest.fence)
     changes: ChangeScope | None = None  # with a run: classify what each page changes (sync/changes.py)
     started: datetime | None = None  # the database's clock when the run began writing
+    source: str | None = None  # the source being synced: its log lines are grouped under it
 
     def log(self, level: str, message: str) -> None:
-        """Log through the reporter, redacted."""
-        self.reporter.log(level, self.redact(message))
+        """Log through the reporter, redacted, tagged with the source being synced."""
+        self.reporter.log(level, self.redact(message), self.source)
+
+    def observe(self, label: str) -> PassObserver:
+        """A pass observer for one connector's stats: a line when a pass starts, its figures when it ends."""
+        def observer(event: str, tally: PassTally) -> None:
+            """Log the start (with its cursor) or the end (figures and cursor) of a pass."""
+            if event == "start":
+                self.log("info", f"{tally.name}: starting from {tally.started_from}")
+            else:
+                ended = "ended at" if tally.finished else "stopped early, last at"
+                self.log("info", f"{tally.name}: {tally_text(tally)}; started from {tally.started_from}, "
+                                 f"{ended} {tally.ended_at}")
+        return observer
 
     def warn(self, message: str) -> None:
         """Log a warning that the run's outcome repeats (an auxiliary step failed; the sync went on)."""
@@ -201,15 +216,28 @@ def _outcome(status: str, run: _Run, skipped: list[str]) -> SyncOutcome:
     return SyncOutcome(status, c, message[:MESSAGE_LIMIT], list(skipped))
 
 
+def tally_text(tally: Tally) -> str:
+    """The figures of a pass or a source in one phrase."""
+    text = (f"{tally.pages:,} pages, {tally.items:,} items, {tally.requests:,} requests, "
+            f"{tally.credits:,} credits, {tally.rate_limit_waits:,} rate-limit waits")
+    if tally.waited_seconds:
+        text += f" ({tally.waited_seconds:.1f} s waited in all)"
+    return text + f", {tally.retries:,} retries"
+
+
 def _sync_source(connector: Connector, run: _Run) -> bool:
     """Sync one source page by page; False when cancelled."""
     run.base = SyncCounts(**vars(run.counts))
+    run.source = connector.source
+    connector.stats.observer = run.observe(connector.label)
     changed: list[str] = []  # issues read in this run, whose remote links are read after the pages
+    started_from = ended_at = "not read"
     try:
         watermark, state = load_cursor(connector.source)
         watermark, state, run.account = bind(connector.source, connector.label, connector.cursor_scope(),
                                              watermark, state, run.log, run.warn, run.run_id)
         last = Checkpoint(state, watermark)
+        started_from = ended_at = _watermark_text(watermark)
         run.progress(0, f"{connector.label}: starting{' full sync' if run.full else ''}")
         for page in connector.pages(state, watermark, run.full):
             written = write_page(connector.source, page.records, page.checkpoint, run.links,
@@ -217,6 +245,7 @@ def _sync_source(connector: Connector, run: _Run) -> bool:
             run.add(connector, written, len(page.records))
             changed.extend(record.external_id for record in page.records if hasattr(connector, "remote_links"))
             last = page.checkpoint or last
+            ended_at = _watermark_text(last.watermark)
             run.progress(page.percent, f"{connector.label}: {page.label}")
             if run.reporter.cancelled():
                 return False
@@ -241,8 +270,24 @@ def _sync_source(connector: Connector, run: _Run) -> bool:
     finally:
         run.add(connector, WriteResult(), 0)  # requests made after the last page count too
         run.warnings.extend(run.redact(text) for text in connector.warnings.items)
+        _close_source(connector, run, started_from, ended_at)
     run.progress(100, f"{connector.label}: done")
     return True
+
+
+def _watermark_text(watermark: datetime | None) -> str:
+    """A source's cursor as the log shows it."""
+    return f"watermark {iso_utc(watermark)}" if watermark is not None else "the beginning (no cursor yet)"
+
+
+def _close_source(connector: Connector, run: _Run, started_from: str, ended_at: str) -> None:
+    """End a pass a failure or a cancel interrupted, log the source's figures, and stop observing."""
+    stats = connector.stats
+    if stats.current is not None:
+        stats.end_pass("where it stopped (nothing after the last committed page is kept)", finished=False)
+    run.log("info", f"{connector.label} in all: {tally_text(stats)}; cursor from {started_from} to {ended_at}")
+    stats.observer = None
+    run.source = None
 
 
 def _remote_links(connector: Connector, changed: list[str], run: _Run) -> None:

@@ -156,9 +156,9 @@ def cancel_requested(run_id: str) -> bool:
     return bool(db.session.execute(select(SyncRun.cancel_requested).where(SyncRun.id == run_id)).scalar())
 
 
-def append_log(run_id: str, level: str, message: str) -> None:
-    """Add one line to a run's log."""
-    db.session.add(SyncLog(run_id=run_id, level=level, message=message[:2000]))
+def append_log(run_id: str, level: str, message: str, source: str | None = None) -> None:
+    """Add one line to a run's log (source: the vendor it concerns, None for the run as a whole)."""
+    db.session.add(SyncLog(run_id=run_id, level=level, message=message[:2000], source=source))
     db.session.commit()
 
 

@@ -14,7 +14,7 @@ from tickettracker.core.vocabulary import AT_RISK, SYNC_TYPES
 from tickettracker.store.extensions import db, redis_client
 from tickettracker.store.queries import BadQuery
 from tickettracker.store.serialize import run_json, schedule_json, sync_audit_json
-from tickettracker.sync import runs, schedule_edit
+from tickettracker.sync import runlog, runs, schedule_edit
 from tickettracker.sync.changes import run_changes
 from tickettracker.sync.schedule import next_runs
 from tickettracker.sync.status import HistoryQuery, history_page, type_status
@@ -122,9 +122,13 @@ def run_detail(run_id: str) -> ResponseReturnValue:
     run = runs.get_run(run_id)
     if run is None:
         abort(404)
-    context = {"run": run_json(run), "lines": runs.run_log(run_id), "title": f"{run.type} sync run",
+    try:
+        level = runlog.check_level(request.args.get("level"))
+    except runlog.UnknownLevel as exc:
+        abort(400, str(exc))
+    context = {"run": run_json(run), "groups": runlog.grouped_log(run_id, level), "level": level,
+               "levels": runlog.LEVEL_NAMES, "title": f"{run.type} sync run", "demo_mode": get_settings().demo_mode,
                "audits": [sync_audit_json(a) for a in runs.run_audits([run_id]).get(run_id, [])],
-               "demo_mode": get_settings().demo_mode,
                "changes": run_changes(run_id) if run.type != AT_RISK else None}
     if wants_fragment():
         return render_template("partials/run_body.html", **context)
