@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import text
 
 from tickettracker.store.extensions import db
-from tickettracker.sync.atrisk import helpdesk_targets, refresh_at_risk
+from tickettracker.sync.atrisk import refresh_at_risk
+from tickettracker.sync.atrisk_set import helpdesk_targets
 from tickettracker.sync.typelock import type_lock
 from vendorsim.timeutil import fw_format
 

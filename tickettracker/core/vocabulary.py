@@ -11,6 +11,7 @@ SYNC_TYPES = {"Incidents": ("freshservice", "freshdesk"), "JIRA": ("jira",),
               AT_RISK: ("freshservice", "freshdesk", "jira")}
 DATA_TYPES = ("Incidents", "JIRA")  # the sync types that read a whole data set (At-risk refreshes a few items)
 FULL_TYPES = ("Incidents", "JIRA")
+HELPDESKS = ("freshservice", "freshdesk")  # the helpdesk sources (Jira is the development tracker)
 SOURCE_LABELS = {"freshservice": "Freshservice", "freshdesk": "Freshdesk", "jira": "Jira"}
 
 

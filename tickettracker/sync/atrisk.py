@@ -13,70 +13,20 @@ paced clients (the configured budget share).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
-
-from sqlalchemy import and_, func, literal, or_, select
 
 from tickettracker.connectors import build_connectors
 from tickettracker.connectors.base import ConfigurationError
 from tickettracker.core.config import Settings
-from tickettracker.core.vocabulary import AT_RISK
-from tickettracker.store.extensions import db
-from tickettracker.store.models import SyncSchedule, Ticket, TicketLink
 from tickettracker.sync.accounts import account_for
+from tickettracker.sync.atrisk_set import helpdesk_targets, horizon, linked_jira
 from tickettracker.sync.ingest import WriteResult, mark_deleted, write_page
-from tickettracker.sync.links import HELPDESKS, LinkScope
+from tickettracker.sync.links import LinkScope
 from tickettracker.sync.runner import SyncCounts, SyncOutcome, SyncReporter
 from tickettracker.sync.typelock import type_lock
 
-OPEN = ("open", "pending")
 WRITE_BATCH = 25
-
-
-def horizon(settings: Settings) -> timedelta:
-    """The horizon the Schedules page set, else SLA_HORIZON_MINUTES."""
-    minutes = db.session.scalar(select(SyncSchedule.horizon_minutes).where(SyncSchedule.type == AT_RISK))
-    db.session.commit()
-    return timedelta(minutes=minutes or settings.sla_horizon_minutes)
-
-
-def at_risk_clause(now: datetime, window: timedelta) -> Any:
-    """Open live helpdesk tickets due, or first-response due and unanswered, within the window around now."""
-    low, high = now - window, now + window
-    due = and_(Ticket.due_by >= low, Ticket.due_by <= high)
-    first = and_(Ticket.fr_due_by >= low, Ticket.fr_due_by <= high, Ticket.first_responded_at.is_(None))
-    return and_(Ticket.source.in_(HELPDESKS), ~Ticket.is_deleted, ~Ticket.is_spam,
-                Ticket.status_category.in_(OPEN), or_(due, first))
-
-
-def helpdesk_targets(now: datetime, window: timedelta, limit: int) -> list[tuple[int, str, str]]:
-    """(row id, source, external id) of the at-risk tickets, the most urgent first."""
-    urgency = func.least(func.coalesce(Ticket.due_by, literal(now + window)),
-                         func.coalesce(Ticket.fr_due_by, literal(now + window)))
-    stmt = (select(Ticket.id, Ticket.source, Ticket.external_id).where(at_risk_clause(now, window))
-            .order_by(urgency, Ticket.id).limit(limit))
-    rows = [tuple(row) for row in db.session.execute(stmt)]
-    db.session.commit()
-    return rows
-
-
-def linked_jira(ticket_ids: Sequence[int], limit: int) -> dict[str, str]:
-    """{Jira issue id: cached key} of the live Jira issues linked to the given tickets (either direction)."""
-    if not ticket_ids:
-        return {}
-    helpdesk = select(Ticket.source, Ticket.external_id).where(Ticket.id.in_(ticket_ids)).subquery()
-    mentioned = select(TicketLink.target_ref).where(TicketLink.ticket_id.in_(ticket_ids),
-                                                    TicketLink.target_source == "jira")
-    pointing = (select(TicketLink.ticket_id).join(helpdesk, and_(TicketLink.target_source == helpdesk.c.source,
-                                                                 TicketLink.target_ref == helpdesk.c.external_id)))
-    stmt = (select(Ticket.external_id, Ticket.external_key)
-            .where(Ticket.source == "jira", ~Ticket.is_deleted,
-                   or_(Ticket.external_key.in_(mentioned), Ticket.id.in_(pointing))).limit(limit))
-    found = {str(ident): key for ident, key in db.session.execute(stmt) if ident}
-    db.session.commit()
-    return found
 
 
 class _Refresh:

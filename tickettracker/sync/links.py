@@ -20,10 +20,10 @@ from typing import Any
 from sqlalchemy import select
 
 from tickettracker.connectors.base import TicketRecord
+from tickettracker.core.vocabulary import HELPDESKS
 from tickettracker.store.extensions import db
 from tickettracker.store.models import Ticket
 
-HELPDESKS = ("freshservice", "freshdesk")
 REMOTE = "remote_link"
 KEY = re.compile(r"(?<![A-Za-z0-9_-])([A-Z][A-Z0-9_]{1,9})-([1-9][0-9]{0,8})(?![A-Za-z0-9_-])")
 STAGE_SQL = ("CREATE TEMP TABLE IF NOT EXISTS _tt_links (external_id text, target_source text, target_ref text, "
