@@ -12,6 +12,7 @@ from tickettracker.cockpit.trust import freshness
 from tickettracker.core.config import get_settings
 from tickettracker.store.links import jira_links, linked_incidents
 from tickettracker.store.queries import BadQuery, TicketQuery, filter_options, ticket_by_id, ticket_page
+from tickettracker.sync.atrisk_fresh import at_risk_freshness
 from tickettracker.web.export import tickets_csv
 
 bp = Blueprint("pages", __name__)
@@ -77,5 +78,6 @@ def ticket_detail(ticket_id: int) -> ResponseReturnValue:
     jira = ticket.source == "jira"
     now = datetime.now(timezone.utc)
     return render_template("pages/ticket.html", ticket=ticket, title=ticket.subject, sla=ticket_sla(ticket, now),
-                           now=now, jira_links=[] if jira else jira_links(ticket),
+                           now=now, at_risk=at_risk_freshness(ticket, get_settings(), now),
+                           jira_links=[] if jira else jira_links(ticket),
                            incidents=linked_incidents(ticket) if jira else [], demo_mode=get_settings().demo_mode)
