@@ -21,9 +21,10 @@ from tickettracker.connectors.freshworks import (
 )
 from tickettracker.connectors.http import HttpPolicy, LogFn, SleepFn, VendorResponse, clean_text
 from tickettracker.connectors.mapping import fw_time, parse_time
+from tickettracker.core.vendor_costs import LIST_INCLUDES
 
 PASSES = (("open", None, "open tickets"), ("deleted", "deleted", "deleted tickets"), ("spam", "spam", "spam"))
-INCLUDE = "description,requester,stats"
+INCLUDE = LIST_INCLUDES["freshdesk"]
 PAGE_WALL = "beyond the 300th page"
 WALL_PAGES = 300
 WIDE_PAGE = 100  # the largest page Freshdesk gives

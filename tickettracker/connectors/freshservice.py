@@ -22,10 +22,11 @@ from tickettracker.connectors.freshworks import (
 from tickettracker.connectors.fw_search import any_of
 from tickettracker.connectors.http import HttpPolicy, LogFn, SleepFn, VendorResponse
 from tickettracker.connectors.mapping import fw_time, parse_time
+from tickettracker.core.vendor_costs import LIST_INCLUDES
 
 PASSES = (("open", None), ("deleted", "deleted"), ("spam", "spam"))
 ALL_WORKSPACES = "0"  # workspace_id=0: every workspace the key can read
-INCLUDE = "requester,stats"
+INCLUDE = LIST_INCLUDES["freshservice"]
 
 
 def _tickets(response: VendorResponse) -> list[dict[str, Any]]:

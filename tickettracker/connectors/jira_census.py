@@ -12,8 +12,8 @@ from urllib.parse import quote
 
 from tickettracker.connectors.base import HttpStats, Recheck, SyncError, TicketRecord
 from tickettracker.connectors.http import VendorResponse, clean_text
+from tickettracker.core.vendor_costs import CENSUS_PAGE
 
-CENSUS_PAGE = {"cloud": 5000, "datacenter": 1000}  # asked for; the server may return fewer, the paging copes
 CENSUS_FIELDS = ["id", "key"]
 FETCH_CHUNK = 50
 PROJECTS_PAGE = 50
