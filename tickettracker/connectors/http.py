@@ -204,7 +204,7 @@ class VendorClient:
         except requests.exceptions.InvalidURL:
             raise ConfigurationError(f"{self.identity.label} address is not a valid URL: "
                                      f"check {self.identity.url_setting}") from None
-        self.stats.sent(response.headers)
+        self.stats.sent(response.headers, response.status_code)
         self.pacer.observe(response.headers)
         self._check_auth(response)
         return self._classify(response, path, allow, attempt)

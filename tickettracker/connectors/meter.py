@@ -36,11 +36,12 @@ class BudgetReading:
     window: int | None
 
     @classmethod
-    def of(cls, headers: Mapping[str, str]) -> BudgetReading:
-        """Read the headers (a request without a cost header costs one credit)."""
+    def of(cls, headers: Mapping[str, str], status: int = 200) -> BudgetReading:
+        """Read the headers; without a cost header a request costs one credit, a refused one (429) none."""
+        cost = int_header(headers, "X-RateLimit-Used-CurrentRequest")
         return cls(total=int_header(headers, "X-RateLimit-Total", "X-RateLimit-Limit"),
                    remaining=int_header(headers, "X-RateLimit-Remaining"),
-                   cost=max(0, int_header(headers, "X-RateLimit-Used-CurrentRequest") or 1),
+                   cost=max(0, cost if cost is not None else 0 if status == 429 else 1),
                    window=int_header(headers, "X-RateLimit-Interval-Seconds"))
 
 
@@ -112,9 +113,9 @@ class HttpStats(Tally):
         """The tallies a count goes into: the run's and the current pass's."""
         return (self,) if self.current is None else (self, self.current)
 
-    def sent(self, headers: Mapping[str, str] | None = None) -> BudgetReading | None:
-        """Count one request (and its credits when the vendor answered with headers)."""
-        reading = BudgetReading.of(headers) if headers is not None else None
+    def sent(self, headers: Mapping[str, str] | None = None, status: int = 200) -> BudgetReading | None:
+        """Count one request (and its credits when the vendor answered)."""
+        reading = BudgetReading.of(headers, status) if headers is not None else None
         if reading is not None:
             self.budget.note(reading, headers)
         for tally in self._parts():

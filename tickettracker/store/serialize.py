@@ -23,7 +23,7 @@ def run_json(run: SyncRun, **extra: Any) -> dict[str, Any]:
         "trigger": run.trigger, "attempt": run.attempt, "error": run.error, "version": run.version,
         "requestedBy": run.requested_by, "requests": run.requests, "rateLimitWaits": run.rate_limit_waits,
         "retryOf": run.retry_of, "full": run.full, "cancelRequested": run.cancel_requested,
-        "durationSeconds": run_duration(run),
+        "durationSeconds": run_duration(run), "estimate": run.estimate,
         "changes": run.change_counts, "changesHeadline": headline(run.change_counts),
     }
     payload.update(extra)

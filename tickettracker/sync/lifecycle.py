@@ -6,6 +6,7 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -39,10 +40,10 @@ class StartResult:
 
 
 def start_sync(redis: Redis, sync_type: str, *, trigger: str = "manual", requested_by: str | None = None,
-               full: bool = False) -> StartResult:
+               full: bool = False, estimate: dict[str, Any] | None = None) -> StartResult:
     """Queue a sync of a type, or return the one already queued or running."""
     _ping(redis)
-    result = runs.create_run(sync_type, trigger, requested_by, full=full)
+    result = runs.create_run(sync_type, trigger, requested_by, full=full, estimate=estimate)
     run = result.run
     if not result.created:
         if run.scheduled_for is not None and runs.start_pending_retry_now(run.id):
@@ -116,7 +117,7 @@ def schedule_retry(redis: Redis, failed: SyncRun, settings: Settings) -> SyncRun
         return None
     delay = retry_delay(failed.attempt, settings.sync_retry_base_seconds)
     result = runs.create_run(failed.type, "retry", failed.requested_by, full=failed.full,
-                             attempt=failed.attempt + 1, retry_of=failed.id,
+                             attempt=failed.attempt + 1, retry_of=failed.id, estimate=failed.estimate,
                              scheduled_for=runs.now_utc() + delay,
                              message=f"Retrying in {int(delay.total_seconds())} s "
                                      f"(attempt {failed.attempt + 1} of {settings.sync_max_retries + 1})")

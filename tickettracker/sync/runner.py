@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Protocol
 
 import psycopg
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from tickettracker.connectors import LABELS, REQUIRED, build_connectors, sources_of
 from tickettracker.connectors.base import (
@@ -22,8 +23,9 @@ from tickettracker.connectors.base import (
 )
 from tickettracker.connectors.meter import PassObserver, PassTally, Tally
 from tickettracker.core.config import Settings
-from tickettracker.core.vocabulary import SYNC_TYPES
 from tickettracker.core.times import iso_utc
+from tickettracker.core.vocabulary import SYNC_TYPES
+from tickettracker.store.extensions import db
 from tickettracker.sync.accounts import bind
 from tickettracker.sync.audit import audit_source
 from tickettracker.sync.audit_freshworks import audit_freshworks
@@ -32,6 +34,7 @@ from tickettracker.sync.census import maybe_census
 from tickettracker.sync.changes import ChangeScope, database_now, last_run_start, sweep_overdue
 from tickettracker.sync.ingest import StaleAttempt, WriteResult, load_cursor, write_page
 from tickettracker.sync.links import LinkScope, read_remote_links
+from tickettracker.sync.metrics import record_source
 
 
 @dataclass
@@ -57,6 +60,7 @@ class SyncOutcome:
     skipped_sources: list[str] = field(default_factory=list)
 
 
+log = logging.getLogger(__name__)
 AUDITORS = {"freshservice": audit_freshworks, "freshdesk": audit_freshworks, "jira": audit_jira}
 MESSAGE_LIMIT = 1500  # the run's outcome message, warnings included
 
@@ -110,6 +114,8 @@ class _Run:
     changes: ChangeScope | None = None  # with a run: classify what each page changes (sync/changes.py)
     started: datetime | None = None  # the database's clock when the run began writing
     source: str | None = None  # the source being synced: its log lines are grouped under it
+    share: float = 0.5  # SYNC_RATE_LIMIT_SHARE, stored with each source's figures
+    source_started: float = 0.0  # time.monotonic() when the current source began
 
     def log(self, level: str, message: str) -> None:
         """Log through the reporter, redacted, tagged with the source being synced."""
@@ -160,7 +166,7 @@ def run_sync(settings: Settings, sync_type: str, reporter: SyncReporter, *, full
     sources = sources_of(sync_type)
     run = _Run(reporter, _Redactor(settings.vendors.secrets()), SyncCounts(), full, settings.jira_census_every,
                links=LinkScope.load(settings), remote_links_limit=settings.jira_remote_links_per_run,
-               run_id=run_id, audit_share=settings.audit_rate_share,
+               run_id=run_id, audit_share=settings.audit_rate_share, share=settings.rate_limit_share,
                audit_skip_minutes=settings.audit_skip_minutes, interval_minutes=_interval(settings, sync_type))
     if run_id is not None:
         run.changes, run.started = ChangeScope(last_run_start(sync_type, run_id)), database_now()
@@ -228,7 +234,7 @@ def tally_text(tally: Tally) -> str:
 def _sync_source(connector: Connector, run: _Run) -> bool:
     """Sync one source page by page; False when cancelled."""
     run.base = SyncCounts(**vars(run.counts))
-    run.source = connector.source
+    run.source, run.source_started = connector.source, time.monotonic()
     connector.stats.observer = run.observe(connector.label)
     changed: list[str] = []  # issues read in this run, whose remote links are read after the pages
     started_from = ended_at = "not read"
@@ -281,13 +287,25 @@ def _watermark_text(watermark: datetime | None) -> str:
 
 
 def _close_source(connector: Connector, run: _Run, started_from: str, ended_at: str) -> None:
-    """End a pass a failure or a cancel interrupted, log the source's figures, and stop observing."""
+    """End a pass a failure or a cancel interrupted, log the source's figures and store them, stop observing.
+
+    Runs while a failure may be on its way out: a database that fails here only costs these lines and figures.
+    """
     stats = connector.stats
-    if stats.current is not None:
-        stats.end_pass("where it stopped (nothing after the last committed page is kept)", finished=False)
-    run.log("info", f"{connector.label} in all: {tally_text(stats)}; cursor from {started_from} to {ended_at}")
-    stats.observer = None
-    run.source = None
+    try:
+        if stats.current is not None:
+            stats.end_pass("where it stopped (nothing after the last committed page is kept)", finished=False)
+        run.log("info", f"{connector.label} in all: {tally_text(stats)}; cursor from {started_from} to {ended_at}")
+        if run.run_id is not None:
+            record_source(run.run_id, connector.source, stats, time.monotonic() - run.source_started, run.share)
+    except (SQLAlchemyError, psycopg.Error) as error:
+        db.session.rollback()
+        log.warning("%s: the run's figures for %s could not be stored (%s)", run.run_id, connector.label,
+                    type(error).__name__)
+    finally:
+        stats.current = None
+        stats.observer = None
+        run.source = None
 
 
 def _remote_links(connector: Connector, changed: list[str], run: _Run) -> None:

@@ -45,8 +45,9 @@ class TriggerResult:
 
 def create_run(sync_type: str, trigger: str, requested_by: str | None, *, full: bool = False,
                attempt: int = 1, retry_of: str | None = None, message: str = "Queued",
-               scheduled_for: datetime | None = None) -> TriggerResult:
-    """Insert a Queued run unless one of that type is already queued or running (then return that one)."""
+               scheduled_for: datetime | None = None, estimate: dict[str, Any] | None = None) -> TriggerResult:
+    """Insert a Queued run unless one of that type is already queued or running (then return that one); estimate
+    is what a full resync was expected to cost (estimate.py)."""
     if sync_type not in SYNC_TYPES:
         raise UnknownSyncType(f"unknown sync type {sync_type!r}; use one of {', '.join(SYNC_TYPES)}")
     for _ in range(5):
@@ -54,7 +55,7 @@ def create_run(sync_type: str, trigger: str, requested_by: str | None, *, full: 
         stmt = (pg_insert(SyncRun)
                 .values(id=run_id, type=sync_type, trigger=trigger, requested_by=requested_by, full=full,
                         status=int(SyncStatus.QUEUED), progress=0, message=message, attempt=attempt,
-                        retry_of=retry_of, scheduled_for=scheduled_for)
+                        retry_of=retry_of, scheduled_for=scheduled_for, estimate=estimate)
                 .on_conflict_do_nothing(index_elements=["type"], index_where=text("status IN (0, 4)"))
                 .returning(SyncRun.id))
         inserted = db.session.execute(stmt).scalar()

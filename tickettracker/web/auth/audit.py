@@ -19,6 +19,7 @@ AUDITED = {
     "sync_api.sync_incidents": "sync.trigger",
     "sync_api.sync_jira": "sync.trigger",
     "sync_api.sync_all": "sync.trigger",
+    "full_resync.start": "sync.trigger",
     "sync_api.sync_job_cancel": "sync.cancel",
     "sync_pages.save_schedule": "schedule.change",
     "sync_pages.put_schedule": "schedule.change",

@@ -18,7 +18,7 @@ from tickettracker.web.auth.throttle import SYNC_TRIGGERS_PER_USER, Limit, Throt
 PUBLIC = frozenset({"static", "pages.health", "auth.login"})
 ADMIN = frozenset({
     "sync_api.sync_incidents", "sync_api.sync_jira", "sync_api.sync_all", "sync_api.sync_job_cancel",
-    "sync_pages.save_schedule", "sync_pages.put_schedule",
+    "sync_pages.save_schedule", "sync_pages.put_schedule", "full_resync.confirm", "full_resync.start",
     "auth.users", "auth.create_user", "auth.update_user", "auth.audit_json", "auth.audit_fragment",
     "notify_admin.page", "notify_admin.add_rule", "notify_admin.delete_rule", "notify_admin.send_test",
 })
@@ -27,6 +27,7 @@ THROTTLED: dict[str, Limit] = {
     "sync_api.sync_incidents": SYNC_TRIGGERS_PER_USER,
     "sync_api.sync_jira": SYNC_TRIGGERS_PER_USER,
     "sync_api.sync_all": SYNC_TRIGGERS_PER_USER,
+    "full_resync.start": SYNC_TRIGGERS_PER_USER,
 }
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 API_PREFIX = "/api/"

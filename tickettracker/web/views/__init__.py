@@ -5,7 +5,18 @@ from __future__ import annotations
 from flask import Flask
 
 from tickettracker.web.times import init_times
-from tickettracker.web.views import api, auth, cockpit, errors, notify_admin, pages, stream, sync_api, sync_pages
+from tickettracker.web.views import (
+    api,
+    auth,
+    cockpit,
+    errors,
+    full_resync,
+    notify_admin,
+    pages,
+    stream,
+    sync_api,
+    sync_pages,
+)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -17,6 +28,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(sync_api.bp)
     app.register_blueprint(stream.bp)
     app.register_blueprint(sync_pages.bp)
+    app.register_blueprint(full_resync.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(notify_admin.bp)
     errors.register(app)

@@ -10,11 +10,11 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
 from tickettracker.core.config import get_settings
-from tickettracker.core.vocabulary import AT_RISK, SYNC_TYPES
+from tickettracker.core.vocabulary import AT_RISK, FULL_TYPES, SYNC_TYPES
 from tickettracker.store.extensions import db, redis_client
 from tickettracker.store.queries import BadQuery
 from tickettracker.store.serialize import run_json, schedule_json, sync_audit_json
-from tickettracker.sync import runlog, runs, schedule_edit
+from tickettracker.sync import budget, metrics, runlog, runs, schedule_edit
 from tickettracker.sync.changes import run_changes
 from tickettracker.sync.schedule import next_runs
 from tickettracker.sync.status import HistoryQuery, history_page, type_status
@@ -84,9 +84,11 @@ def _history_context() -> tuple[dict[str, Any], bool]:
     except BadQuery as exc:
         query, rows, cursor, error = HistoryQuery(), [], None, str(exc)
     audits = runs.run_audits([r.id for r in rows])
+    settings = get_settings()
     context = {"title": "Syncs", "query": query, "runs": [run_json(r) for r in rows], "cursor": cursor,
                "audits": {run_id: [sync_audit_json(a) for a in found] for run_id, found in audits.items()},
-               "error": error, "sync_buttons": SYNC_TYPES, "demo_mode": get_settings().demo_mode}
+               "error": error, "sync_buttons": SYNC_TYPES, "demo_mode": settings.demo_mode,
+               "budgets": budget.overview(settings), "full_types": FULL_TYPES}
     return context, error is not None
 
 
@@ -127,6 +129,7 @@ def run_detail(run_id: str) -> ResponseReturnValue:
     except runlog.UnknownLevel as exc:
         abort(400, str(exc))
     context = {"run": run_json(run), "groups": runlog.grouped_log(run_id, level), "level": level,
+               "actual": metrics.actual_figures(run), "sources": metrics.run_metrics(run_id),
                "levels": runlog.LEVEL_NAMES, "title": f"{run.type} sync run", "demo_mode": get_settings().demo_mode,
                "audits": [sync_audit_json(a) for a in runs.run_audits([run_id]).get(run_id, [])],
                "changes": run_changes(run_id) if run.type != AT_RISK else None}
