@@ -322,3 +322,41 @@ def test_after_a_dropped_stream_the_missed_completion_still_arrives(live):
     expect(page.locator("#stream-note")).to_be_hidden()
     expect(state(page, "JIRA")).to_have_attribute("data-state", SyncStatus.COMPLETED.slug)
     assert done.count() == 1
+
+
+def test_a_full_resync_shows_its_estimate_first_and_beside_the_actual_figures_then_the_budget_chart(live):
+    live.slow(6000, "jira")
+    page = live.open(live.context(), "/sync")
+    page.click("#full-resync-JIRA")
+    page.wait_for_url("**/sync/full/JIRA")
+    summary = page.locator("#estimate-summary")
+    expect(summary).to_have_text(re.compile(r"^About [\d,]+ calls, [\d,]+ credits; time unknown until a sync has "
+                                            r"seen the budget \(syncs use 50% of the budget\)\.$"))
+    expect(page.locator(".estimate-table tr[data-source=jira] td").first).to_have_text("0")  # nothing cached yet
+    expect(page.locator("main")).to_contain_text("this is a floor")
+    shot(page, "20-full-resync-estimate")
+    page.click("#confirm-full-resync")
+    page.wait_for_url("**/sync/runs/*")
+    expect(page.locator(".run-status")).to_have_text("Completed", timeout=60000)
+    figures = page.locator("table.estimate-actual")
+    expect(figures).to_be_visible()
+    expect(figures.locator("tr[data-figure=calls] td").nth(1)).to_have_text(re.compile(r"^\d+$"))
+    expect(page.locator("table.run-vendors tr[data-source=jira]")).to_contain_text("of 6000 left")
+
+    page = live.open(live.context(), "/sync")
+    chart = page.locator("#budget-jira svg.budget-bar")
+    expect(chart).to_be_visible()
+    expect(chart).to_have_attribute("aria-label", re.compile(r"^Jira: budget 6000 credits per minute, our share 3000, "
+                                                             r"headroom 3000, last run used \d+ per minute$"))
+    ours = page.locator("#budget-jira rect.budget-ours")
+    expect(ours).to_have_attribute("width", "50.0")
+    row = page.locator(".budget-table tr[data-source=jira]")
+    expect(row).to_contain_text("6,000 credits per minute")
+    expect(row).to_contain_text("3,000 per minute")
+    chart.scroll_into_view_if_needed()
+    shot(page, "21-budget-meter")
+
+    page.click("#full-resync-JIRA")
+    expect(page.locator("#estimate-summary")).to_have_text(
+        re.compile(r"^About [\d,]+ calls, [\d,]+ credits, under a minute at 50% of the budget\.$"))
+    expect(page.locator(".estimate-table tr[data-source=jira] td").first).to_have_text(str(SIZES["jira"]))
