@@ -28,7 +28,7 @@ class Reporter:
     def progress(self, percent: int | None, message: str, counts: Any) -> None:
         """Ignore progress."""
 
-    def log(self, level: str, message: str) -> None:
+    def log(self, level: str, message: str, source: str | None = None) -> None:
         """Keep a log line."""
         self.lines.append(f"{level}: {message}")
 

@@ -113,7 +113,7 @@ def stack(database_url, redis_url, tmp_path_factory) -> Iterator[Stack]:
                     db.session.remove()
                 common = ["/", "/incidents", "/development", f"/tickets/{ticket}", "/sync",
                           f"/sync/runs/{stack.newest_run('JIRA').id}", "/account"]
-                stack.paths = {"admin": [*common, "/admin/users"], "viewer": common}
+                stack.paths = {"admin": [*common, "/admin/users", "/sync/full/JIRA"], "viewer": common}
                 yield stack
             finally:
                 browser.close()
