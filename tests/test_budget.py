@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import text
 
-from tickettracker.core.vocabulary import SyncStatus
+from tickettracker.core.vocabulary import AT_RISK, SyncStatus
 from tickettracker.store.extensions import db
 from tickettracker.sync import jobs, runs
+from tickettracker.sync.atrisk import refresh_at_risk
 from tickettracker.sync.estimate import estimate_full
 from tickettracker.sync.runner import run_sync
+from vendorsim.timeutil import fw_format
 
 from . import simulator_fixtures as fx
 from .simulator_fixtures import make_settings, only
@@ -134,3 +137,20 @@ def test_the_syncs_page_shows_each_vendors_budget_share_and_headroom_and_admins_
     detail = client.get(f"/sync/runs/{run_id}").get_data(as_text=True)
     calls = re.search(r'<tr data-figure="calls">(.*?)</tr>', detail, re.S).group(1)
     assert f"<td>{run.estimate['calls']:,}</td>" in calls
+
+
+def test_an_at_risk_refresh_records_what_each_part_cost(ctx, sim):
+    settings = make_settings(ctx, sla_horizon_minutes=240)
+    fd = sim.vendor("freshdesk")
+    for ticket_id in ("5", "7"):
+        fd.edit(ticket_id, status=2, due_by=fw_format(datetime.now(timezone.utc) + timedelta(hours=1)))
+    synced(settings, "freshdesk", "Incidents")
+    fd.set_rate_limit(6000)
+    run = runs.create_run(AT_RISK, "scheduled", "scheduler").run
+    runs.mark_running(run.id)
+    refresh_at_risk(only(settings, "freshdesk"), jobs.RunReporter(run.id), run.id)
+    row = metrics(run.id)["freshdesk"]
+    assert row["requests"] >= 2 and row["budget_total"] == 6000
+    assert row["credits"] == 6000 - row["remaining_min"]
+    lines = [(line.source, line.message) for line in runs.run_log(run.id)]
+    assert any(source == "freshdesk" and message.startswith("Freshdesk at-risk part: ") for source, message in lines)

@@ -13,17 +13,22 @@ paced clients (the configured budget share).
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from tickettracker.connectors import build_connectors
 from tickettracker.connectors.base import ConfigurationError
 from tickettracker.core.config import Settings
+from tickettracker.store.extensions import db
 from tickettracker.sync.accounts import account_for
 from tickettracker.sync.atrisk_set import helpdesk_targets, horizon, linked_jira
 from tickettracker.sync.ingest import WriteResult, mark_deleted, write_page
 from tickettracker.sync.links import LinkScope
-from tickettracker.sync.runner import SyncCounts, SyncOutcome, SyncReporter
+from tickettracker.sync.metrics import record_source
+from tickettracker.sync.runner import SyncCounts, SyncOutcome, SyncReporter, tally_text
 from tickettracker.sync.typelock import type_lock
 
 WRITE_BATCH = 25
@@ -68,6 +73,19 @@ class _Refresh:
         """Flag ids the vendor no longer has."""
         self.counts.deleted += mark_deleted(source, ids, account=self.account, run_id=self.run_id)
 
+    def figures(self, connector: Any, started: float) -> None:
+        """Log a part's requests, credits, waits and retries, and store them with the run (the budget meter's)."""
+        stats = connector.stats
+        if not stats.requests:
+            return
+        try:
+            self.reporter.log("info", f"{connector.label} at-risk part: {tally_text(stats)}", connector.source)
+            if self.run_id is not None:
+                record_source(self.run_id, connector.source, stats, time.monotonic() - started,
+                              self.settings.rate_limit_share)
+        except SQLAlchemyError:
+            db.session.rollback()  # the figures are never worth failing the refresh
+
     def progress(self, message: str) -> None:
         """Report without a percentage (the run is short)."""
         self.reporter.progress(None, message, self.counts)
@@ -86,11 +104,13 @@ class _Refresh:
                 self.reporter.log("info", "Helpdesk part skipped: a full Incidents sync is writing these tickets")
                 return
             for connector in self.connectors("Incidents"):
+                started = time.monotonic()
                 try:
                     if self.bound(connector):
                         self._tickets(connector, [ext for _, source, ext in targets if source == connector.source])
                 finally:
                     connector.close()
+                    self.figures(connector, started)
 
     def _tickets(self, connector: Any, ids: list[str]) -> None:
         """GET each ticket; write them in small batches, flag the ones that are gone."""
@@ -119,12 +139,14 @@ class _Refresh:
                 self.reporter.log("info", "Jira part skipped: a full JIRA sync is writing these issues")
                 return
             for connector in self.connectors("JIRA"):
+                started = time.monotonic()
                 try:
                     if self.bound(connector):
                         connector._find_sprint_field()
                         self._issues(connector, issues)
                 finally:
                     connector.close()
+                    self.figures(connector, started)
 
     def _issues(self, connector: Any, issues: dict[str, str]) -> None:
         """Write each batch; confirm ids a batch did not return with one GET each (404: flagged deleted)."""
