@@ -84,11 +84,9 @@ def _history_context() -> tuple[dict[str, Any], bool]:
     except BadQuery as exc:
         query, rows, cursor, error = HistoryQuery(), [], None, str(exc)
     audits = runs.run_audits([r.id for r in rows])
-    settings = get_settings()
     context = {"title": "Syncs", "query": query, "runs": [run_json(r) for r in rows], "cursor": cursor,
                "audits": {run_id: [sync_audit_json(a) for a in found] for run_id, found in audits.items()},
-               "error": error, "sync_buttons": SYNC_TYPES, "demo_mode": settings.demo_mode,
-               "budgets": budget.overview(settings), "full_types": FULL_TYPES}
+               "error": error, "sync_buttons": SYNC_TYPES, "demo_mode": get_settings().demo_mode}
     return context, error is not None
 
 
@@ -103,9 +101,10 @@ def history() -> ResponseReturnValue:
 
 
 def _history_page(context: dict[str, Any], status: int, **extra: Any) -> ResponseReturnValue:
-    schedules = schedule_edit.overview(get_settings(), _next_runs())
+    settings = get_settings()
+    schedules = schedule_edit.overview(settings, _next_runs())
     return render_template("pages/sync_history.html", schedules=schedules, presence=presence(redis_client()),
-                           **context, **extra), status
+                           budgets=budget.overview(settings), full_types=FULL_TYPES, **context, **extra), status
 
 
 @bp.get("/sync/export.csv")
