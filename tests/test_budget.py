@@ -7,6 +7,7 @@ import re
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import text
 
 from tickettracker.core.vocabulary import AT_RISK, SyncStatus
@@ -40,6 +41,7 @@ def metrics(run_id: str) -> dict[str, dict]:
     return found
 
 
+@pytest.mark.friendly_vendor  # exact request, credit and retry counts
 def test_freshworks_budget_headers_calls_and_credits_are_recorded_per_run(ctx, sim):
     vendor = sim.vendor("freshdesk")
     vendor.set_rate_limit(6000)
@@ -59,6 +61,7 @@ def test_freshworks_budget_headers_calls_and_credits_are_recorded_per_run(ctx, s
     assert served is None or len(served) == row["requests"]
 
 
+@pytest.mark.friendly_vendor  # exact request, credit and retry counts
 def test_jira_limit_headers_and_a_forced_429_wait_are_recorded(ctx, sim):
     jira = sim.vendor("jira")
     jira.set_rate_limit(5000)
@@ -72,6 +75,7 @@ def test_jira_limit_headers_and_a_forced_429_wait_are_recorded(ctx, sim):
     assert row["credits"] == row["requests"] - 1  # a 429 costs nothing; every other Jira call one credit
 
 
+@pytest.mark.friendly_vendor  # exact request, credit and retry counts
 def test_the_estimate_of_a_full_resync_is_close_to_what_it_costs(ctx, sim):
     sim.vendor("freshdesk").set_rate_limit(6000)
     settings = make_settings(ctx, rate_limit_share=0.5)
@@ -91,6 +95,7 @@ def test_the_estimate_of_a_full_resync_is_close_to_what_it_costs(ctx, sim):
     assert abs(actual["credits"] - estimate.credits) <= max(10, estimate.credits // 5), (actual, estimate)
 
 
+@pytest.mark.friendly_vendor  # exact request, credit and retry counts
 def test_without_an_advertised_budget_the_estimate_uses_the_last_runs_pace_or_says_unknown(ctx, sim):
     settings = make_settings(ctx)  # Jira Cloud advertises no budget unless one is set
     unknown = estimate_full(settings, "JIRA")
@@ -101,6 +106,7 @@ def test_without_an_advertised_budget_the_estimate_uses_the_last_runs_pace_or_sa
     assert paced.items == fx.SIZES["jira"]
 
 
+@pytest.mark.friendly_vendor  # exact request, credit and retry counts
 def test_the_syncs_page_shows_each_vendors_budget_share_and_headroom_and_admins_confirm_a_full_resync(
         app, sim, client, viewer_client):
     sim.vendor("freshdesk").set_rate_limit(600)
@@ -139,6 +145,7 @@ def test_the_syncs_page_shows_each_vendors_budget_share_and_headroom_and_admins_
     assert f"<td>{run.estimate['calls']:,}</td>" in calls
 
 
+@pytest.mark.friendly_vendor  # exact request, credit and retry counts
 def test_an_at_risk_refresh_records_what_each_part_cost(ctx, sim):
     settings = make_settings(ctx, sla_horizon_minutes=240)
     fd = sim.vendor("freshdesk")

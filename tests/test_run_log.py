@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import text
 
 from tickettracker.core.vocabulary import SyncStatus
@@ -39,6 +40,7 @@ def synced(settings, source: str, sync_type: str) -> tuple[str, list[tuple[str, 
     return run_id, [tuple(row) for row in rows]
 
 
+@pytest.mark.friendly_vendor  # exact request, credit and retry counts
 def test_a_freshservice_sync_logs_waits_retries_with_reasons_passes_and_cursors(ctx, sim):
     settings = make_settings(ctx)
     vendor = sim.vendor("freshservice")
@@ -74,6 +76,7 @@ def test_a_freshservice_sync_logs_waits_retries_with_reasons_passes_and_cursors(
     assert re.search(r"cursor from watermark 20\S+ to watermark 20\S+$", follow), follow
 
 
+@pytest.mark.friendly_vendor  # exact request, credit and retry counts
 def test_a_jira_sync_logs_the_vendor_reason_of_a_rate_limit_and_its_census_pass(ctx, sim):
     settings = make_settings(ctx)
     sim.vendor("jira").inject("429", count=1, path_contains="/search/jql", after=1)
@@ -88,6 +91,7 @@ def test_a_jira_sync_logs_the_vendor_reason_of_a_rate_limit_and_its_census_pass(
     assert census.endswith("ended at 45 issues listed")
 
 
+@pytest.mark.friendly_vendor  # exact request, credit and retry counts
 def test_a_pass_cut_short_by_a_failure_is_logged_as_stopped(ctx, sim):
     settings = make_settings(ctx)
     sim.vendor("freshdesk").inject("500", count=50, path_contains="/api/v2/tickets?", after=2)
