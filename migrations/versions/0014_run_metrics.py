@@ -2,14 +2,14 @@
 each log line (the run page groups them), and the estimate a full resync was started with
 
 Revision ID: 0014_run_metrics
-Revises: 0010_ticket_accounts
+Revises: 0013_sync_insight
 """
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0014_run_metrics'
-down_revision = '0010_ticket_accounts'
+down_revision = '0013_sync_insight'
 branch_labels = None
 depends_on = None
 
