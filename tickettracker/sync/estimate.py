@@ -24,6 +24,9 @@ from tickettracker.sync.metrics import latest_by_source
 
 FIXED_CALLS = {"freshservice": 3, "freshdesk": 3, "jira": 2}  # status names, agents, groups | myself, field list
 PASSES = ("live", "deleted", "spam")
+# The completeness audit after the sync (sync/audit.py) when nothing differs: a Freshworks source compares its
+# creation-day counts in about two search calls; Jira asks one approximate count per project.
+FRESHWORKS_AUDIT_CALLS = 2
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,7 @@ def _freshworks_calls(settings: Settings, source: str, seen: dict[str, int]) -> 
     """(calls, credits) of a Freshworks full resync: three passes (per Freshservice workspace) and the fixed reads."""
     workspaces = len(settings.vendors.freshservice_workspaces) if source == "freshservice" else 1
     fixed = FIXED_CALLS[source] + (1 if source == "freshservice" and not workspaces else 0)
+    fixed += FRESHWORKS_AUDIT_CALLS if settings.audit_rate_share > 0 else 0
     lists = sum(_pages(seen[name], settings.sync_page_size, max(1, workspaces)) for name in PASSES)
     return lists + fixed, lists * list_call_credits(source) + fixed * CREDITS_PER_CALL
 
@@ -131,7 +135,8 @@ def _jira_calls(settings: Settings, items: int, helpdesks: bool) -> tuple[int, i
     """(calls, credits) of a Jira full resync: the search, the census, remote links of changed issues, fixed reads."""
     census = _pages(items, CENSUS_PAGE[settings.vendors.jira_flavour])
     links = min(items, settings.jira_remote_links_per_run) if helpdesks else 0
-    calls = _pages(items, settings.sync_page_size) + census + links + FIXED_CALLS["jira"]
+    audit = max(1, len(settings.vendors.jira_projects)) if settings.audit_rate_share > 0 else 0
+    calls = _pages(items, settings.sync_page_size) + census + links + audit + FIXED_CALLS["jira"]
     return calls, calls * CREDITS_PER_CALL
 
 
