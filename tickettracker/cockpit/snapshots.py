@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from tickettracker.cockpit.incidents import incident_backlog
 from tickettracker.cockpit.jira import jira_status_by_project, jira_wip
 from tickettracker.cockpit.scope import FW_SOURCES, CockpitFilters, day_bounds
+from tickettracker.store import generations
 from tickettracker.store.extensions import db
 from tickettracker.store.models import KpiSnapshot
 
@@ -45,6 +46,7 @@ def take_snapshot(reason: str, run_id: str | None = None, *, now: datetime | Non
     snapshot = KpiSnapshot(taken_at=now, reason=reason, run_id=run_id, data=headline_numbers(now))
     db.session.add(snapshot)
     db.session.commit()
+    generations.bump(generations.RUNS)  # the dashboard's trend charts read the snapshots
     return snapshot
 
 

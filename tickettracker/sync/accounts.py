@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from sqlalchemy import text
 
+from tickettracker.store import generations
 from tickettracker.store.extensions import db
 from tickettracker.sync.ingest import fence, load_cursor
 
@@ -89,6 +90,8 @@ def _store(source: str, account: str, watermark: datetime | None, state: dict[st
     except BaseException:
         db.session.rollback()
         raise
+    if changed:
+        generations.bump_sources([source])
     return changed
 
 

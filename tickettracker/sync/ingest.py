@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from tickettracker.connectors.base import Checkpoint, TicketRecord
 from tickettracker.core.changes import IDS_PER_CLASS
 from tickettracker.core.vocabulary import SyncStatus
+from tickettracker.store import generations
 from tickettracker.store.extensions import db
 from tickettracker.store.models import Ticket
 from tickettracker.sync.changes import ChangeScope, ChangeSet, record_changes
@@ -294,6 +295,8 @@ def write_page(source: str, records: Sequence[TicketRecord], checkpoint: Checkpo
     except BaseException:
         db.session.rollback()
         raise
+    if result.created or result.updated or result.deleted:
+        generations.bump_sources([source])
     return result
 
 
@@ -374,4 +377,6 @@ def _mark(source: str, account: str, external_ids: Sequence[str], reason: str | 
     except BaseException:
         db.session.rollback()
         raise
+    if changed:
+        generations.bump_sources([source])
     return changed

@@ -11,6 +11,7 @@ from sqlalchemy import and_, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from tickettracker.core.vocabulary import ACTIVE_STATUSES, ENDED_STATUSES, SYNC_TYPES, SyncStatus
+from tickettracker.store import generations
 from tickettracker.store.extensions import db
 from tickettracker.store.models import SyncAudit, SyncLog, SyncRun
 
@@ -61,6 +62,7 @@ def create_run(sync_type: str, trigger: str, requested_by: str | None, *, full: 
         inserted = db.session.execute(stmt).scalar()
         db.session.commit()
         if inserted:
+            generations.bump(generations.RUNS)
             return TriggerResult(db.session.get(SyncRun, inserted), True)
         active = active_run(sync_type)
         if active is not None:
@@ -101,6 +103,8 @@ def mark_running(run_id: str) -> SyncRun | None:
         .returning(SyncRun.id))
     started = result.scalar()
     db.session.commit()
+    if started:
+        generations.bump(generations.RUNS)
     return get_run(run_id) if started else None
 
 
@@ -136,6 +140,8 @@ def finish(run_id: str, status: SyncStatus, message: str, *, error: str | None =
         .values(**values).returning(SyncRun.id))
     changed = result.scalar()
     db.session.commit()
+    if changed:
+        generations.bump(generations.RUNS)
     return get_run(run_id) if changed else None
 
 

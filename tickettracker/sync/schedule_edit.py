@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from tickettracker.core.config import Settings
 from tickettracker.core.times import iso_utc
 from tickettracker.core.vocabulary import AT_RISK, SYNC_TYPES
+from tickettracker.store import generations
 from tickettracker.store.extensions import db
 from tickettracker.store.models import SyncSchedule
 from tickettracker.store.serialize import run_json, schedule_json
@@ -96,6 +97,7 @@ def save(sync_type: str, change: ScheduleChange, actor: str | None) -> SyncSched
     stmt = pg_insert(SyncSchedule).values(type=sync_type, **values)
     db.session.execute(stmt.on_conflict_do_update(index_elements=["type"], set_=values))
     db.session.commit()
+    generations.bump(generations.RUNS)  # the dashboard judges staleness by the schedule's interval
     return db.session.scalars(select(SyncSchedule).where(SyncSchedule.type == sync_type)
                               .execution_options(populate_existing=True)).one()
 
