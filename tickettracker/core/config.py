@@ -224,6 +224,8 @@ class Settings:
     session_hours: int = 12
     proxy_count: int = 0
     page_size: int = 50
+    render_cache_ttl_seconds: int = 300
+    render_cache_max_mb: int = 64
     log_level: str = "INFO"
     notify: NotifySettings = field(default_factory=NotifySettings)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -349,6 +351,8 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, use_dotenv: boo
         session_hours=_int(env, "SESSION_HOURS", 12, 1, 24 * 30),
         proxy_count=_int(env, "PROXY_COUNT", 0, 0, 5),
         page_size=_int(env, "PAGE_SIZE", 50, 10, 500),
+        render_cache_ttl_seconds=_int(env, "RENDER_CACHE_TTL_SECONDS", 300, 0, 86400),
+        render_cache_max_mb=_int(env, "RENDER_CACHE_MAX_MB", 64, 1, 65536),
         log_level=_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper(),
         notify=load_notify_settings(env),
         extra=extra,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 from flask import Blueprint, abort, render_template, request
 from flask.typing import ResponseReturnValue
@@ -10,9 +11,11 @@ from flask.typing import ResponseReturnValue
 from tickettracker.cockpit.sla import ticket_sla
 from tickettracker.cockpit.trust import freshness
 from tickettracker.core.config import get_settings
+from tickettracker.store import generations
 from tickettracker.store.links import jira_links, linked_incidents
 from tickettracker.store.queries import BadQuery, TicketQuery, filter_options, ticket_by_id, ticket_page
 from tickettracker.sync.atrisk_fresh import at_risk_freshness
+from tickettracker.web import render_cache
 from tickettracker.web.export import tickets_csv
 
 bp = Blueprint("pages", __name__)
@@ -36,26 +39,47 @@ def wants_fragment() -> bool:
 
 @bp.get("/<any(incidents, development):view>")
 def tracker(view: str) -> ResponseReturnValue:
-    """Render a tracker page, or only its table (or more rows) when htmx asks for it."""
+    """Render a tracker page, or only its table (or more rows) when htmx asks for it (both from the render cache)."""
+    data_sets, vary = (SYNC_TYPE[view], generations.RUNS), {"Vary": "HX-Request"}
+    if wants_fragment():
+        part = "rows" if request.args.get("cursor") else "table"
+        return render_cache.respond(f"tracker-{part}", data_sets, lambda: _tracker_fragment(view), headers=vary)
+    return render_cache.respond("tracker-page", data_sets, lambda: _tracker_body(view),
+                                around=lambda body: render_template("pages/tracker.html", body=body, title=TITLES[view],
+                                                                   sync_buttons=(SYNC_TYPE[view],),
+                                                                   demo_mode=get_settings().demo_mode),
+                                headers=vary)
+
+
+def _tracker_context(view: str) -> dict[str, Any]:
+    """Query the tracker's page of items (or the error of a bad query) for its templates."""
     settings = get_settings()
     try:
         query = TicketQuery.from_args(view, request.args, settings.page_size)
-        page = ticket_page(query)
-        error = None
+        page, error = ticket_page(query), None
     except BadQuery as exc:
         query, page, error = TicketQuery(view=view, limit=settings.page_size), None, str(exc)
-    context = {"view": view, "title": TITLES[view], "query": query, "page": page, "error": error,
-               "sync_type": SYNC_TYPE[view], "page_size": settings.page_size, "demo_mode": settings.demo_mode}
-    if wants_fragment():
-        template = "partials/ticket_rows.html" if request.args.get("cursor") else "partials/ticket_table.html"
-        if request.args.get("options"):
-            context["options"] = filter_options(view)
-        return render_template(template, fragment=True, **context), {"Vary": "HX-Request"}
+    return {"view": view, "title": TITLES[view], "query": query, "page": page, "error": error,
+            "sync_type": SYNC_TYPE[view], "page_size": settings.page_size, "demo_mode": settings.demo_mode}
+
+
+def _tracker_fragment(view: str) -> render_cache.Fragment:
+    """The htmx fragment: the table (with the filter menus out of band when asked) or the next rows."""
+    context = _tracker_context(view)
+    template = "partials/ticket_rows.html" if request.args.get("cursor") else "partials/ticket_table.html"
+    if request.args.get("options"):
+        context["options"] = filter_options(view)
+    return render_cache.Fragment(render_template(template, fragment=True, **context))
+
+
+def _tracker_body(view: str) -> render_cache.Fragment:
+    """The shared part of the full page: heading, filter form with its menus, and the table."""
+    context = _tracker_context(view)
     context["options"] = filter_options(view)
-    context["configured"] = settings.vendors.configured_sources()
+    context["configured"] = get_settings().vendors.configured_sources()
     context["stamp"] = freshness(datetime.now(timezone.utc))[SYNC_TYPE[view]]
-    context["sync_buttons"] = (SYNC_TYPE[view],)
-    return render_template("pages/tracker.html", **context), 400 if error else 200, {"Vary": "HX-Request"}
+    return render_cache.Fragment(render_template("pages/tracker_body.html", **context),
+                                 400 if context["error"] else 200)
 
 
 @bp.get("/<any(incidents, development):view>/export.csv")
