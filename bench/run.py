@@ -58,8 +58,9 @@ def _incremental(stack: Stack) -> list[Row]:
 # In run order: the read-side measurements first, since 5 replaces the seeded cache with synced items.
 STEPS: list[tuple[str, str, Step]] = [
     ("1", "incident tracker page and partial vs bare SQL",
-     lambda s: pages.measure_tracker(s.web_url, s.conninfo, s.app, s.plan.pages, s.cookie)),
-    ("2", "dashboard", lambda s: pages.measure_dashboard(s.web_url, s.plan.pages, s.cookie)),
+     lambda s: pages.measure_tracker(s.web_url, s.conninfo, s.app, s.plan.pages, s.cookie, s.redis_url)),
+    ("2", "dashboard", lambda s: pages.measure_dashboard(s.web_url, s.plan.pages, s.cookie)
+     + pages.measure_dashboard_load(s.web_url, s.plan.pages, s.cookie, s.redis_url)),
     ("7", "SSE streams", lambda s: streams.measure_streams(s.app, s.web_url, s.redis_url, s.web, s.connections,
                                                          s.plan.sse_events, s.plan.sse_pages, s.plan.sse_fill)),
     ("4", "bulk upsert vs COPY", lambda s: upsert.measure_upsert(s.app, s.conninfo, s.sync_sim, s.plan.upsert_rows,

@@ -31,6 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 USER, PASSWORD = "bench", secrets.token_urlsafe(24)
+CLIENT_PROCESSES = 4  # stream client processes at most
+STREAMS_PER_CLIENT = 1000  # streams per client process at least (fewer processes for fewer streams)
+CONNECTS_PER_SECOND = 150  # new streams a second, all clients together (one web process signs each one in)
 COOKIE = os.environ.get("BENCH_COOKIE", "")
 
 from bench.harness import scratch_database, scratch_redis  # noqa: E402 - needs ROOT on sys.path
@@ -162,9 +165,8 @@ def measure(url: str, redis_url: str, web: subprocess.Popen, args: argparse.Name
     result: dict[str, object] = {"pages_without_streams": page_latency(url, args.pages)}
     worker = worker_pid(web.pid)
     before = rss_kib(worker)
-    client = subprocess.Popen([sys.executable, str(ROOT / "bench" / "sse_client.py"), url, str(args.streams)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    ready = json.loads(client.stdout.readline())
+    clients = start_clients(url, args.streams)
+    ready = _merge_ready([json.loads(client.stdout.readline()) for client in clients])
     time.sleep(1.0)
     result.update(ready=ready, rss_before_kib=before, rss_after_kib=rss_kib(worker))
     result["pages_with_streams"] = page_latency(url, args.pages)
@@ -175,11 +177,37 @@ def measure(url: str, redis_url: str, web: subprocess.Popen, args: argparse.Name
     publish_events(redis_url, args.events, args.gap, "busy")
     pages.join()
     time.sleep(1.0)
-    client.stdin.write("STOP\n")
-    client.stdin.flush()
-    result.update(client=json.loads(client.stdout.readline()), pages_during_events=during["p"])
-    client.wait(timeout=30)
+    for client in clients:
+        client.stdin.write("STOP\n")
+        client.stdin.flush()
+    result.update(client=_merge_figures([json.loads(client.stdout.readline()) for client in clients]),
+                  pages_during_events=during["p"])
+    for client in clients:
+        client.wait(timeout=30)
     return result
+
+
+def start_clients(url: str, streams: int) -> list[subprocess.Popen]:
+    """Start the stream clients: up to CLIENT_PROCESSES separate processes sharing the streams (at least
+    STREAMS_PER_CLIENT each), so one client's parsing does not queue the other streams' deliveries."""
+    count = max(1, min(CLIENT_PROCESSES, -(-streams // STREAMS_PER_CLIENT)))
+    shares = [streams // count + (1 if n < streams % count else 0) for n in range(count)]
+    rate = f"{CONNECTS_PER_SECOND / count:g}"
+    return [subprocess.Popen([sys.executable, str(ROOT / "bench" / "sse_client.py"), url, str(share), rate],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for share in shares]
+
+
+def _merge_ready(parts: list[dict]) -> dict:
+    return {"ready": sum(p["ready"] for p in parts), "seconds": max(p["seconds"] for p in parts)}
+
+
+def _merge_figures(parts: list[dict]) -> dict:
+    latencies: dict[str, list[float]] = {}
+    for part in parts:
+        for phase, values in part["latencies"].items():
+            latencies.setdefault(phase, []).extend(values)
+    return {"held": sum(p["held"] for p in parts), "latencies": latencies,
+            "min_events": min(p["min_events"] for p in parts)}
 
 
 def _latency_line(name: str, seconds: list[float]) -> str:

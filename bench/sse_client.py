@@ -1,6 +1,6 @@
 """The client half of bench/sse.py: hold many /events streams on raw asyncio sockets and time every event.
 
-    python bench/sse_client.py URL COUNT     (BENCH_COOKIE: the signed-in Cookie header)
+    python bench/sse_client.py URL COUNT [CONNECTS_PER_SECOND]     (BENCH_COOKIE: the signed-in Cookie header)
 
 Prints one JSON line once COUNT streams got their snapshot, then waits for a line on stdin and prints the figures.
 """
@@ -71,8 +71,9 @@ async def one_stream(host: str, port: int, tally: Tally, index: int) -> None:
         writer.close()
 
 
-async def client_main(url: str, count: int) -> None:
-    """Open count streams in batches, report READY, wait for STOP on stdin, report the figures."""
+async def client_main(url: str, count: int, rate: float = 1000.0) -> None:
+    """Open count streams in batches (about `rate` a second), report READY, wait for STOP on stdin, report the
+    figures."""
     host, port = url.split("//")[1].split(":")
     tally, started = Tally(), time.monotonic()
     tally.per_stream = [0] * count
@@ -80,8 +81,8 @@ async def client_main(url: str, count: int) -> None:
     for index in range(count):
         tasks.append(asyncio.create_task(one_stream(host, int(port), tally, index)))
         if index % 50 == 49:
-            await asyncio.sleep(0.05)
-    while tally.connected < count and time.monotonic() - started < 120:
+            await asyncio.sleep(50 / rate)
+    while tally.connected < count and time.monotonic() - started < 120 + count / rate:
         await asyncio.sleep(0.1)
     print(json.dumps({"ready": tally.connected, "seconds": round(time.monotonic() - started, 2)}), flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
@@ -93,4 +94,4 @@ async def client_main(url: str, count: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(client_main(sys.argv[1], int(sys.argv[2])))
+    asyncio.run(client_main(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]) if len(sys.argv) > 3 else 1000.0))

@@ -41,7 +41,7 @@ class Stack:
     @property
     def connections(self) -> int:
         """Return the gevent pool size of a web process (WEB_WORKER_CONNECTIONS, as gunicorn.conf.py reads it)."""
-        return int(self.procs.env.get("WEB_WORKER_CONNECTIONS") or 2000)
+        return int(self.procs.env.get("WEB_WORKER_CONNECTIONS") or 12000)
 
 
 def say(message: str) -> None:
@@ -73,7 +73,7 @@ def open_stack(plan: Plan, work: Path) -> Iterator[Stack]:
         seconds = seed(app, conninfo, plan.tickets, plan.issues, plan.history_days)
         say(f"seeded {plan.tickets:,} Freshworks tickets and {plan.issues:,} Jira issues with SQL in {seconds:.0f} s")
         web_env = {**env, **live_sim.settings_env(), "WEB_WORKER_CONNECTIONS": os.environ.get(
-            "WEB_WORKER_CONNECTIONS", "2000")}
+            "WEB_WORKER_CONNECTIONS", "12000")}
         try:
             with processes(web_env, work) as procs:
                 url = procs.start_web(gunicorn=True)
