@@ -15,6 +15,7 @@ from flask_migrate import upgrade
 from tickettracker.core.config import ConfigError, load_settings, mask_url
 from tickettracker.runtime.bootstrap import prepare_instance
 from tickettracker.runtime.embedded import start_postgres, start_redis
+from tickettracker.runtime.limits import OPEN_FILES, raise_open_files
 from tickettracker.runtime.procfile import ProcessGroup, read_procfile
 from tickettracker.runtime.services import build_app
 from tickettracker.store.health import ServiceUnavailable, check_services
@@ -98,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ServiceUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    open_files = raise_open_files()
+    if open_files < OPEN_FILES:
+        _say(f"note: the open-file limit is {open_files}, so a web process holds fewer event streams than "
+             f"{OPEN_FILES - 1024}; see README 'Running in production'")
     group = ProcessGroup(read_procfile(ROOT / "Procfile"), env, ROOT)
     stopping = False
 

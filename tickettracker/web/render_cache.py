@@ -197,3 +197,24 @@ def respond(name: str, data_sets: Sequence[str], render: Callable[[], Fragment],
     fragment = cached(name, data_sets, render, key)
     body = around(Markup(fragment.html)) if around else fragment.html  # noqa: S704 - our own templates rendered it  # nosec B704
     return Response(body, status=fragment.status, mimetype=mimetype, headers=extra)
+
+
+def memo(name: str, data_sets: Sequence[str], compute: Callable[[], object], max_age: float) -> object:
+    """Return compute()'s value, reused by this app (process) while the data sets' generations stay and for at most
+    max_age seconds: for what the per-user shell shows that changes with a commit, or is corrected live anyway."""
+    redis = _redis()
+    if redis is None:
+        return compute()
+    try:
+        generation = generations.current(redis, data_sets)
+    except RedisError as error:
+        _Breaker.trip(error)
+        return compute()
+    values = current_app.extensions.setdefault("tt_render_memo", {})
+    found = values.get(name)
+    now = time.monotonic()
+    if found is not None and found[0] == generation and now - found[1] < max_age:
+        return found[2]
+    value = compute()
+    values[name] = (generation, now, value)
+    return value

@@ -151,6 +151,7 @@ def events() -> Response:
     alive = stream_guard(HEARTBEAT_SECONDS)
     admin = bool(current_user.is_admin)
     watch = Watch(redis_client(), current_user.username)
+    db.session.remove()  # the sign-in check's transaction must not pin a pooled connection for the stream's life
     subscription = hub().subscribe()
     try:
         snapshot, start, missed, gap = _catch_up(_client_last_id(), admin)
@@ -158,6 +159,8 @@ def events() -> Response:
     except Exception:
         hub().unsubscribe(subscription)
         raise
+    finally:
+        db.session.remove()
     high = parse_id(missed[-1][0]) if missed else parse_id(start)
     return Response(stream_with_context(_stream(subscription, snapshot, rendered, high, gap, alive, admin, watch)),
                     mimetype="text/event-stream",

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tickettracker.core.config import get_settings
 from tickettracker.core.vocabulary import AT_RISK, FULL_TYPES, SYNC_TYPES
+from tickettracker.store import generations
 from tickettracker.store.extensions import db, redis_client
 from tickettracker.store.queries import BadQuery
 from tickettracker.store.serialize import run_json, schedule_json, sync_audit_json
@@ -18,6 +19,7 @@ from tickettracker.sync import budget, metrics, runlog, runs, schedule_edit
 from tickettracker.sync.changes import run_changes
 from tickettracker.sync.schedule import next_runs
 from tickettracker.sync.status import HistoryQuery, history_page, type_status
+from tickettracker.web import render_cache
 from tickettracker.web.export import runs_csv
 from tickettracker.web.presence import presence
 from tickettracker.web.views.actor import current_actor
@@ -28,6 +30,9 @@ bp = Blueprint("sync_pages", __name__)
 TRIGGER_ENDPOINTS = {"Incidents": "sync_api.sync_incidents", "JIRA": "sync_api.sync_jira",
                      AT_RISK: "sync_api.sync_at_risk"}
 HORIZON_KEYS = {AT_RISK: ("horizon_minutes", "horizonMinutes")}
+# The sync bar on page load is reused for this long while no run starts or ends; a running sync's progress shown in
+# it may be this much older, and the event stream's snapshot replaces it as soon as the page connects.
+SYNC_BAR_MAX_AGE = 2.0
 
 
 @bp.app_context_processor
@@ -48,7 +53,7 @@ def no_stale_pages(response: Response) -> Response:
 def sync_bar_state() -> dict[str, dict[str, Any]] | None:
     """Return each type's state for the sync bar, or None while the database is unreachable."""
     try:
-        return type_status({})
+        return render_cache.memo("sync-bar", (generations.RUNS,), lambda: type_status({}), SYNC_BAR_MAX_AGE)
     except SQLAlchemyError as exc:
         db.session.rollback()
         current_app.logger.warning("sync bar state unavailable: %s", exc)
