@@ -57,7 +57,7 @@ def sync_all(app: Any, full: bool) -> float:
 def empty_cache(conninfo: str) -> None:
     """Forget every cached item and cursor so the next sync starts from nothing."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute("TRUNCATE tickets, sync_cursors")
+        conn.execute("TRUNCATE ticket_links, tickets, sync_cursors")
 
 
 def measure_full(app: Any, conninfo: str, sim: Any, budget: Budget, rounds: int) -> list[Row]:
