@@ -59,8 +59,8 @@ def _incremental(stack: Stack) -> list[Row]:
 STEPS: list[tuple[str, str, Step]] = [
     ("1", "incident tracker page and partial vs bare SQL",
      lambda s: pages.measure_tracker(s.web_url, s.conninfo, s.app, s.plan.pages, s.cookie, s.redis_url)),
-    ("2", "dashboard", lambda s: pages.measure_dashboard(s.web_url, s.plan.pages, s.cookie)
-     + pages.measure_dashboard_load(s.web_url, s.plan.pages, s.cookie, s.redis_url)),
+    ("2", "dashboard", lambda s: pages.measure_dashboard_load(s.web_url, s.plan.pages, s.cookie, s.redis_url)
+     + pages.measure_dashboard(s.web_url, s.plan.pages, s.cookie)),
     ("7", "SSE streams", lambda s: streams.measure_streams(s.app, s.web_url, s.redis_url, s.web, s.connections,
                                                          s.plan.sse_events, s.plan.sse_pages, s.plan.sse_fill)),
     ("4", "bulk upsert vs COPY", lambda s: upsert.measure_upsert(s.app, s.conninfo, s.sync_sim, s.plan.upsert_rows,
