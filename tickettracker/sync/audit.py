@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import text
 
 from tickettracker.connectors.base import Checkpoint, SyncError
+from tickettracker.store import generations
 from tickettracker.store.extensions import db
 from tickettracker.store.models import SyncAudit
 from tickettracker.sync.ingest import WriteResult
@@ -141,6 +142,7 @@ def record(source: str, run: AuditRun, result: AuditResult) -> None:
     except BaseException:
         db.session.rollback()
         raise
+    generations.bump(generations.RUNS)  # the trackers' and the dashboard's completeness stamps read the audits
 
 
 def live_count(source: str, account: str, where: str = "", params: dict[str, Any] | None = None) -> int:
