@@ -18,6 +18,8 @@ from tests.live import ADMIN, Processes, ensure_user, login
 from tickettracker import create_app
 from tickettracker.store.extensions import db
 
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -115,15 +117,23 @@ def test_empty_and_error_and_loading_states(page):
     expect(page.locator(".state-empty")).to_contain_text("No items match these filters")
     expect(page.get_by_role("link", name="Clear the filters")).to_be_visible()
 
-    def slow(route: Route) -> None:
-        page.wait_for_timeout(800)
-        route.continue_()
+    held: list[Route] = []
+    holding = [True]
 
-    page.route(re.compile(r".*/incidents\?.*"), slow)
+    def hold(route: Route) -> None:  # the request waits until the loading state has been checked, however long
+        if holding[0]:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route(re.compile(r".*/incidents\?.*"), hold)
     page.fill("#filter-q", "printer")
     expect(page.locator("#table-region .loading-overlay")).to_be_visible()
     expect(page.locator("#ticket-table")).to_have_attribute("aria-busy", "true")
     shot(page, "12-incidents-loading")
+    holding[0] = False
+    for route in held:
+        route.continue_()
     expect(rows(page)).to_have_count(3)
     expect(page.locator("#ticket-table")).to_have_attribute("aria-busy", "false")
     page.unroute(re.compile(r".*/incidents\?.*"))

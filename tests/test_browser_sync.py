@@ -27,11 +27,15 @@ from tickettracker.store.models import SyncRun
 from tickettracker.sync import runs
 from vendorsim import VendorSimulator
 
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SIZES = {"freshservice": 40, "freshdesk": 40, "jira": 60}
+CLOCK_STEP_MS = 50
+STARTUP_MS = 1000
 RESET_TABLES = "sync_logs, sync_runs, sync_cursors, tickets, kpi_snapshots"
 
 
@@ -47,10 +51,16 @@ class Stack(LiveStack):
             self.sim.vendor(name).set_rate_limit(per_minute, 60)
 
     def context(self, clock: bool = False) -> BrowserContext:
-        """Return a fresh browser context (optionally with a controllable clock)."""
+        """Return a fresh browser context, optionally with a paused fake clock.
+
+        The clock is installed and paused before any page of the context loads, so its timers move only when a test
+        calls fast_forward/run_for: what a test asserts about them never depends on how busy the machine is.
+        """
         context = self.browser.new_context(viewport={"width": 1280, "height": 800}, base_url=self.base)
         if clock:
-            context.clock.install()
+            start = datetime.now(timezone.utc)
+            context.clock.install(time=start)
+            context.clock.pause_at(start)
         page = context.new_page()
         login(page, self.base)
         page.close()
@@ -64,6 +74,16 @@ class Stack(LiveStack):
         page.on("response", lambda r: r.status >= 500 and self.errors.append(f"HTTP {r.status} {r.url}"))
         page.goto(path)
         wait_stream(page)
+        return page
+
+    def open_paused(self, path: str) -> Page:
+        """Open a page in a fresh context whose fake clock is paused from before the page loads.
+
+        The page's start-up timers (htmx's load handlers) run once; after that its clock moves only when the test
+        moves it (run_clock_until_visible, fast_forward, run_for).
+        """
+        page = self.open(self.context(clock=True), path)
+        page.clock.run_for(STARTUP_MS)
         return page
 
     def run_status(self, sync_type: str) -> int | None:
@@ -81,10 +101,17 @@ def wait_stream(page: Page) -> None:
     page.wait_for_selector("html[data-stream='up']", state="attached", timeout=10000)
 
 
-def freeze(page: Page) -> None:
-    """Stop the page's fake clock at its current time, so only fast_forward/run_for move timers (no flakes)."""
-    now_ms = page.evaluate("Date.now()")
-    page.clock.pause_at(datetime.fromtimestamp(now_ms / 1000 + 0.3, tz=timezone.utc))  # room for a busy machine
+def run_clock_until_visible(page: Page, locator, timeout: float = 30.0) -> None:
+    """Move a page's paused clock on in small steps until the locator is visible.
+
+    The page's timers run as they would in real time meanwhile, and the element is at most one step old on the fake
+    clock when this returns, however long the machine took to deliver it.
+    """
+    def moved_and_visible() -> bool:
+        page.clock.run_for(CLOCK_STEP_MS)
+        return locator.is_visible()
+
+    wait_until(moved_and_visible, timeout=timeout, interval=0.05, what=f"{locator} to be visible")
 
 
 def shot(page: Page, name: str) -> None:
@@ -224,15 +251,14 @@ def test_table_refreshes_in_place_keeping_sort_and_scroll_and_the_dashboard_refr
 
 def test_vendor_failure_shows_an_error_toast_with_reason_and_log_link_timed_and_pausable(live):
     live.sim.vendor("jira").set_bad_token(True)
-    page = live.open(live.context(clock=True), "/development")
+    page = live.open_paused("/development")
     page.click("#sync-btn-JIRA")
     error = page.locator(".toast-error", has_text="JIRA sync failed")
-    expect(error).to_be_visible(timeout=30000)
+    run_clock_until_visible(page, error)
     expect(error).to_contain_text("Jira rejected the credentials")
     expect(state(page, "JIRA")).to_have_attribute("data-state", SyncStatus.FAILED.slug)
     expect(page.locator("#sync-btn-JIRA")).to_be_enabled()
     shot(page, "05-development-failed-toast")
-    freeze(page)
     page.clock.fast_forward(5500)
     expect(error).to_be_visible()
     error.hover()
@@ -252,11 +278,10 @@ def test_vendor_failure_shows_an_error_toast_with_reason_and_log_link_timed_and_
 
 
 def test_success_toast_waits_while_the_tab_is_hidden(live):
-    page = live.open(live.context(clock=True), "/development")
+    page = live.open_paused("/development")
     page.click("#sync-btn-JIRA")
     done = page.locator(".toast-success", has_text="JIRA sync completed")
-    expect(done).to_be_visible(timeout=30000)
-    freeze(page)
+    run_clock_until_visible(page, done)
     page.evaluate("""() => { Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});
                             document.dispatchEvent(new Event('visibilitychange')); }""")
     page.clock.fast_forward(6000)
