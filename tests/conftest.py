@@ -206,10 +206,12 @@ def anon_client(app):
 
 
 @pytest.fixture()
-def processes(app_config: dict[str, str], tmp_path: Path):
+def processes(app_config: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest):
     """Start real child processes (worker, web) sharing the test's database and Redis; stopped afterwards."""
     from tests.live import Processes
 
+    if request.node.get_closest_marker("slow") is None:
+        pytest.fail("a test that starts processes is marked slow (pytest.mark.slow), so -m 'not slow' leaves it out")
     log_dir = tmp_path / "logs"
     log_dir.mkdir()
     procs = Processes(dict(app_config), log_dir)

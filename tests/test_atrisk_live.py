@@ -20,6 +20,8 @@ from tickettracker.store.models import SyncRun, Ticket
 from vendorsim import VendorSimulator
 from vendorsim.timeutil import fw_format
 
+pytestmark = pytest.mark.slow
+
 CADENCE = 3  # seconds between at-risk refreshes in this test (5 minutes by default)
 LIMIT, WINDOW, SHARE = 20, 2.0, 0.5  # the simulator's Freshdesk budget and the share the sync may use
 

@@ -11,6 +11,8 @@ from playwright.sync_api import expect, sync_playwright
 
 from tests.live import ARTIFACTS, Processes, free_port, launch_chromium, login, wait_until
 
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
 PASSWORD = re.compile(r"demo sign-in \([^)]*\): username (\S+)\s+password (\S+)")
 
 

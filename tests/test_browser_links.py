@@ -16,6 +16,8 @@ from tickettracker import create_app
 from tickettracker.store.extensions import db
 from tickettracker.store.models import TicketLink
 
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
 TABLES = "sync_logs, sync_runs, sync_schedules, tickets, users, audit_events, kpi_snapshots"
 
 

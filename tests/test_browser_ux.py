@@ -37,6 +37,8 @@ from tickettracker.store.extensions import db
 from tickettracker.store.models import SyncRun, Ticket
 from vendorsim import VendorSimulator
 
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
 SIZES = {"freshservice": 30, "freshdesk": 30, "jira": 60}
 VIEWER = ("viewer", TEST_PASSWORD)
 BAD_IMPACTS = ("serious", "critical")

@@ -15,6 +15,8 @@ from tests.live import ADMIN, Processes, ensure_user, login
 from tickettracker import create_app
 from tickettracker.store.extensions import db
 
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 TABLES = "sync_logs, sync_runs, sync_schedules, tickets, users, api_tokens, audit_events"

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from tests.simulator_fixtures import stop_quickly
@@ -23,6 +24,7 @@ def _flask(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
                           env={**clean, **env}, capture_output=True, text=True, timeout=300, check=False)
 
 
+@pytest.mark.slow
 def test_a_command_on_the_embedded_database_prints_only_its_answer(redis_url, tmp_path):
     done = _flask({"REDIS_URL": redis_url, "INSTANCE_PATH": str(tmp_path / "instance")}, "check")
     assert done.returncode == 0, done.stderr
@@ -30,6 +32,7 @@ def test_a_command_on_the_embedded_database_prints_only_its_answer(redis_url, tm
     assert done.stderr == "", "the embedded PostgreSQL's start and stop must not reach the operator"
 
 
+@pytest.mark.slow
 def test_sync_run_shows_a_progress_bar_and_a_summary_and_nothing_else(app_config):
     sim = VendorSimulator(seed=3, sizes={"freshservice": 5, "freshdesk": 5, "jira": 120}).start()
     try:

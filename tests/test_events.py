@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import threading
 
+import pytest
+
 from tickettracker.core.vocabulary import SyncStatus
 from tickettracker.store.extensions import redis_client
 from tickettracker.sync.events import parse_id, publish, replay
@@ -70,6 +72,7 @@ def _read_frames(lines, wanted: int, event: str = "SyncStatusUpdated") -> list[d
     return frames
 
 
+@pytest.mark.slow
 def test_sse_endpoint_replays_after_last_event_id_then_streams_live(app, processes):
     ids = _publish_many(app, 5)
     base = processes.start_web()

@@ -15,6 +15,8 @@ from tickettracker.core.vocabulary import ENDED_STATUSES, SyncStatus
 from tickettracker.store.extensions import db
 from vendorsim import VendorSimulator
 
+pytestmark = pytest.mark.slow
+
 CANARY = "canary-" + secrets.token_hex(12)
 JIRA_CANARY = "jira-canary-" + secrets.token_hex(12)
 FORMS = (CANARY, base64.b64encode(f"{CANARY}:X".encode()).decode(), CANARY[::-1], JIRA_CANARY)

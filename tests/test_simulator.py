@@ -757,6 +757,7 @@ def test_default_sizes_generate_deterministic_and_hostile():
     assert [t["subject"] for t in again.vendor("freshservice").truth().values()] == subjects
 
 
+@pytest.mark.slow
 def test_cli_runs_and_prints_base_urls():
     root = Path(__file__).resolve().parents[1]
     command = [sys.executable, "-m", "vendorsim", "--size-freshservice", "20", "--size-freshdesk", "20",
