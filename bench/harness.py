@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from livestack.processes import Processes, wait_until  # noqa: E402 - after the repository joins sys.path
+
 ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_BASE = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379").rstrip("/")
 CLAIM_KEY = "tickettracker-test-db:{}"
@@ -84,10 +86,8 @@ def migrate(app: Any) -> None:
 
 
 @contextlib.contextmanager
-def processes(env: dict[str, str], log_dir: Path) -> Iterator[Any]:
-    """Yield the test suite's Processes helper (web under gunicorn, workers); stop every child afterwards."""
-    from tests.live import Processes
-
+def processes(env: dict[str, str], log_dir: Path) -> Iterator[Processes]:
+    """Yield the live stack's Processes (web under gunicorn, workers); stop every child afterwards."""
     procs = Processes(dict(env), log_dir)
     try:
         yield procs
@@ -134,9 +134,7 @@ def git_revision() -> str:
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
-    """Poll check() until it returns something truthy (tests.live.wait_until); raise BenchError on timeout."""
-    from tests.live import wait_until
-
+    """Poll check() until it returns something truthy (livestack's wait_until); raise BenchError on timeout."""
     try:
         return wait_until(check, timeout=timeout, interval=interval, what=what)
     except AssertionError as exc:

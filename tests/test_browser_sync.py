@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 from sqlalchemy import select
 
-from tests.live import ADMIN, LiveStack, Processes, _answers, ensure_user, login, signed_in_session, wait_until
+from tests.live import ADMIN, LiveStack, Processes, answers, ensure_user, login, signed_in_session, wait_until
 from tickettracker import create_app
 from tickettracker.core.vocabulary import ACTIVE_STATUSES, SyncStatus
 from tickettracker.store.extensions import db
@@ -326,7 +326,7 @@ def test_two_tabs_follow_a_reload_mid_sync_shows_it_running_and_cancel_works(liv
 def _restart_web(stack: Stack) -> None:
     """Start gunicorn again on the same port (PORT is still in the children's environment)."""
     stack.procs.start("web", [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"])
-    wait_until(lambda: _answers(stack.base + "/health"), timeout=30, what="web back")
+    wait_until(lambda: answers(stack.base + "/health"), timeout=30, what="web back")
 
 
 def test_after_a_dropped_stream_the_missed_completion_still_arrives(live):
