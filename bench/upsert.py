@@ -85,12 +85,12 @@ def upsert_rate(app: Any, records: list[Any], batch: int) -> float:
 
 
 def conversion_seconds(records: list[Any]) -> float:
-    """Return the time write_page spends turning the records into COPY rows (ingest._row), for the note."""
-    from tickettracker.sync.ingest import _row
+    """Return the time write_page spends turning the records into COPY rows (ingest.copy_row), for the note."""
+    from tickettracker.sync.ingest import copy_row
 
     started = time.perf_counter()
     for record in records:
-        _row(record)
+        copy_row(record)
     return time.perf_counter() - started
 
 
@@ -121,7 +121,7 @@ def measure_upsert(app: Any, conninfo: str, sim: Any, rows: int, page: int, roun
     return [_row("4a", f"upsert rows/s: write_page, {page}-row pages (as a sync does), {rows:,} new rows",
                  rates["pages"], rates["copy"]),
             _row("4b", f"upsert rows/s: write_page, one {rows:,}-row batch "
-                       f"({share:.0%} of it in ingest._row)", rates["large"], rates["copy"]),
+                       f"({share:.0%} of it in ingest.copy_row)", rates["large"], rates["copy"]),
             Row("4c", f"binary COPY of the same records into tickets (its 14 indexes, logged), {rows:,} rows in one "
                       "transaction", f"{count(median(rates['copy']))} rows/s", "baseline"),
             Row("4d", f"binary COPY into an UNLOGGED table without indexes, {rows:,} rows (what indexes and WAL cost)",

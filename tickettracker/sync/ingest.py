@@ -234,7 +234,7 @@ COPY_TYPES = [type_name for _, type_name, _ in _PLAN]
 JSON_COLUMNS = frozenset(name for name, type_name, _ in _PLAN if type_name == "jsonb")
 
 
-def _row(record: TicketRecord) -> list[Any]:
+def copy_row(record: TicketRecord) -> list[Any]:
     """Return the binary COPY row for a record, in COLUMNS order."""
     return [getattr(record, name) if convert is None else convert(getattr(record, name)) for name, _, convert in _PLAN]
 
@@ -254,7 +254,7 @@ def _upsert(records: Sequence[TicketRecord], account: str, changes: ChangeScope 
         with cur.copy(f"COPY _tt_page ({_COLS}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(COPY_TYPES)
             for record in records:
-                copy.write_row(_row(record))
+                copy.write_row(copy_row(record))
         if changes is None:
             cur.execute(UPSERT_SQL, {"account": account})
         else:
