@@ -66,16 +66,29 @@ def test_disabling_the_user_closes_the_stream(app, monkeypatch):
     assert "event: signed-out" in _drain(response)
 
 
+class _SessionClock:
+    """Stands in for the sessions module's `time`: monotonic time is real, the wall clock moves when the test says."""
+
+    monotonic = staticmethod(time.monotonic)
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def time(self) -> float:
+        return self.now
+
+
 def test_an_expired_session_closes_the_stream(app, monkeypatch):
     from tickettracker.web.auth import sessions
 
     monkeypatch.setattr(stream, "HEARTBEAT_SECONDS", 0.2)
+    clock = _SessionClock()
+    monkeypatch.setattr(sessions, "time", clock)
     viewer = signed_in_client(app, "viewer", "viewer")
-    lifetime = int(app.permanent_session_lifetime.total_seconds())
-    with viewer.session_transaction() as sess:
-        sess[sessions.SIGNED_IN_AT] -= lifetime - 3  # about two seconds of the session left
     response = viewer.get("/events", buffered=False)
     assert response.status_code == 200
+    assert "event: snapshot" in _read_until(response, "event: snapshot")
+    clock.now += app.permanent_session_lifetime.total_seconds() + 1  # the sign-in's lifetime is over
     assert "event: signed-out" in _drain(response, timeout=15)
 
 
