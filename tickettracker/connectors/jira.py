@@ -227,24 +227,31 @@ class JiraConnector(JiraCensusMixin):
         if self.cloud:
             if cursor:
                 params["nextPageToken"] = cursor
-            response = self.client.get(f"{self.api}/search/jql", params, allow=allow)
-            if response.status != 200:
-                return SearchPage([], None, None, response.status, response.data)
-            data = response.data if isinstance(response.data, dict) else {}
-            issues = [i for i in data.get("issues") or [] if isinstance(i, dict)]
+            found = self._search_call("search/jql", params, allow)
+            if isinstance(found, SearchPage):
+                return found
+            data, issues = found
             token = data.get("nextPageToken")
             last = data.get("isLast", token is None) or not token
             return SearchPage(issues, None if last else str(token), None)
         start = int(cursor or 0)
         params["startAt"] = start
-        response = self.client.get(f"{self.api}/search", params, allow=allow)
-        if response.status != 200:
-            return SearchPage([], None, None, response.status, response.data)
-        data = response.data if isinstance(response.data, dict) else {}
-        issues = [i for i in data.get("issues") or [] if isinstance(i, dict)]
+        found = self._search_call("search", params, allow)
+        if isinstance(found, SearchPage):
+            return found
+        data, issues = found
         total = int(data.get("total") or 0)
         more = bool(issues) and start + len(issues) < total
         return SearchPage(issues, start + len(issues) if more else None, total - start)
+
+    def _search_call(self, path: str, params: dict[str, Any], allow: tuple[int, ...]
+                     ) -> SearchPage | tuple[dict[str, Any], list[dict[str, Any]]]:
+        """GET a search endpoint: its body and the issues in it, or an empty page carrying an allowed error status."""
+        response = self.client.get(f"{self.api}/{path}", params, allow=allow)
+        if response.status != 200:
+            return SearchPage([], None, None, response.status, response.data)
+        data = response.data if isinstance(response.data, dict) else {}
+        return data, [i for i in data.get("issues") or [] if isinstance(i, dict)]
 
     def remote_links(self, issue: str) -> list[dict[str, Any]]:
         """The issue's remote links (GET {api}/issue/{idOrKey}/remotelink); none when it is gone or hidden."""

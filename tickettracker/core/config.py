@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, current_app
@@ -36,27 +37,27 @@ def _text(env: Mapping[str, str], name: str, default: str | None = None) -> str 
     return value.strip()
 
 
+Number = TypeVar("Number", int, float)
+
+
 def _int(env: Mapping[str, str], name: str, default: int, lo: int = 0, hi: int = 10**9) -> int:
-    raw = _text(env, name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if not lo <= value <= hi:
-        raise ConfigError(f"{name} must be between {lo} and {hi}, got {value}")
-    return value
+    return _number(env, name, default, lo, hi, int, "a whole number")
 
 
 def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    return _number(env, name, default, lo, hi, float, "a number")
+
+
+def _number(env: Mapping[str, str], name: str, default: Number, lo: Number, hi: Number,
+            parse: Callable[[str], Number], what: str) -> Number:
+    """Read a number setting within [lo, hi]; a missing one is the default, a malformed one names itself."""
     raw = _text(env, name)
     if raw is None:
         return default
     try:
-        value = float(raw)
+        value = parse(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
     if not lo <= value <= hi:
         raise ConfigError(f"{name} must be between {lo} and {hi}, got {value}")
     return value

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import time
 import urllib.request
@@ -18,6 +17,7 @@ from tickettracker.runtime.embedded import start_postgres, start_redis
 from tickettracker.runtime.limits import OPEN_FILES, raise_open_files
 from tickettracker.runtime.procfile import ProcessGroup, read_procfile
 from tickettracker.runtime.services import build_app
+from tickettracker.runtime.stopping import StopRequest
 from tickettracker.store.health import ServiceUnavailable, check_services
 from vendorsim import VendorSimulator
 
@@ -104,20 +104,13 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"note: the open-file limit is {open_files}, so a web process holds fewer event streams than "
              f"{OPEN_FILES - 1024}; see README 'Running in production'")
     group = ProcessGroup(read_procfile(ROOT / "Procfile"), env, ROOT)
-    stopping = False
-
-    def on_signal(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = StopRequest()
     group.start()
     url = f"http://{env['HOST']}:{env['PORT']}/"
     if _wait_ready(url, group):
         _say(f"ready: open {url}  (database {mask_url(env.get('DATABASE_URL'))}; Ctrl-C stops everything)")
     code = 0
-    while not stopping:
+    while not stop.requested:
         group.pump(0.5)
         name = group.exited()
         if name:

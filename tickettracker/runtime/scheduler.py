@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import time
 
 from flask import Flask
@@ -12,6 +11,7 @@ from redis.exceptions import RedisError
 
 from tickettracker.cockpit.snapshots import take_snapshot
 from tickettracker.runtime.startup import checked_app
+from tickettracker.runtime.stopping import StopRequest
 from tickettracker.store.extensions import db, redis_client
 from tickettracker.sync import notifications
 from tickettracker.sync.lifecycle import recover
@@ -58,15 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with app.app_context():
         ensure_schedule_rows(app.extensions["tt_settings"])
-    running = True
-
-    def stop(signum: int, frame: object) -> None:
-        nonlocal running
-        running = False
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    while running:
+    stop = StopRequest()
+    while not stop.requested:
         try:
             for note in tick(app):
                 log.info("%s", note)
@@ -77,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.once:
             break
         deadline = time.monotonic() + args.interval
-        while running and time.monotonic() < deadline:
+        while not stop.requested and time.monotonic() < deadline:
             time.sleep(0.2)
     return 0
 
