@@ -1,4 +1,9 @@
-"""Ticket Tracker: a governance cockpit over a PostgreSQL cache of helpdesk and Jira items."""
+"""Ticket Tracker: a governance cockpit over a PostgreSQL cache of helpdesk and Jira items.
+
+The package root owns create_app(config), the pure app factory: it wires each layer's init function (store
+extensions, web security, templating, auth and blueprints, the sync hooks, the runtime CLI) onto a Flask app and
+starts nothing. It may import every layer; no layer imports it (the entry points and the tests do).
+"""
 
 from __future__ import annotations
 

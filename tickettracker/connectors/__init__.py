@@ -1,4 +1,8 @@
-"""Vendor connectors: a name→class registry and the builder the sync uses."""
+"""Vendor connectors: the HTTP client with retries and pacing, Freshservice, Freshdesk and Jira (Cloud and Data
+Center) paging and mapping vendor records to TicketRecord, and the name→class registry the sync builds them from.
+It may import `core` only: never Flask, SQLAlchemy, psycopg, Redis, RQ or `store` (the sync hands it settings and
+takes its pages).
+"""
 
 from __future__ import annotations
 

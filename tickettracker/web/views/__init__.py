@@ -1,4 +1,6 @@
-"""Blueprints: one per feature."""
+"""Blueprints, one per feature: pages, the JSON API, sync triggers and pages, the event stream, sign-in, errors.
+Views stay thin: they parse the request and call `sync`, `cockpit` and `store` (never `connectors`).
+"""
 
 from __future__ import annotations
 
