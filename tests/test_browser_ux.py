@@ -165,17 +165,17 @@ def _scan(stack: Stack, context: BrowserContext, path: str, label: str, axe: Axe
     failures += [f"{label} {path}: {v['id']} ({v['impact']}) {[n['target'] for n in v['nodes']][:3]}" for v in bad]
 
 
-def _scan_all(stack: Stack, state: str, report: list[str], failures: list[str]) -> None:
+SCANS = [(theme, role) for theme in ("light", "dark") for role in ("admin", "viewer", "signed-out")]
+
+
+def _scan_all(stack: Stack, state: str, theme: str, role: str, report: list[str], failures: list[str]) -> None:
+    """Scan every page of a role (signed out: the sign-in page) in one theme."""
+    who = {"admin": ADMIN, "viewer": VIEWER, "signed-out": None}[role]
     axe = Axe()
-    for theme in ("light", "dark"):
-        for role, who in (("admin", ADMIN), ("viewer", VIEWER)):
-            context = stack.context(who, color_scheme=theme)
-            for path in stack.paths[role]:
-                _scan(stack, context, path, f"{state:<8} {role:<6} {theme:<5}", axe, report, failures)
-            context.close()
-        context = stack.context(None, color_scheme=theme)
-        _scan(stack, context, "/login", f"{state:<8} {'-':<6} {theme:<5}", axe, report, failures)
-        context.close()
+    context = stack.context(who, color_scheme=theme)
+    for path in stack.paths[role] if who else ["/login"]:
+        _scan(stack, context, path, f"{state:<8} {role if who else '-':<6} {theme:<5}", axe, report, failures)
+    context.close()
 
 
 def test_axe_finds_a_planted_violation_on_these_pages(stack):
@@ -188,21 +188,25 @@ def test_axe_finds_a_planted_violation_on_these_pages(stack):
     assert found.get("button-name") == "critical", found
 
 
-def test_axe_every_page_both_themes_both_roles_with_a_sync_running(stack, running_jira, capsys):
+@pytest.mark.parametrize(("theme", "role"), SCANS)
+def test_axe_every_page_both_themes_both_roles_with_a_sync_running(stack, running_jira, capsys, theme, role):
     report: list[str] = []
     failures: list[str] = []
     stack.paths["admin"].append(f"/sync/runs/{running_jira.id}")
-    _scan_all(stack, "running", report, failures)
-    stack.paths["admin"].pop()
+    try:
+        _scan_all(stack, "running", theme, role, report, failures)
+    finally:
+        stack.paths["admin"].pop()
     with capsys.disabled():
         print("\n" + "\n".join(report))
     assert failures == [], "\n".join(failures)
 
 
-def test_axe_after_the_syncs_finished(stack, capsys):
+@pytest.mark.parametrize(("theme", "role"), SCANS)
+def test_axe_after_the_syncs_finished(stack, capsys, theme, role):
     report: list[str] = []
     failures: list[str] = []
-    _scan_all(stack, "finished", report, failures)
+    _scan_all(stack, "finished", theme, role, report, failures)
     with capsys.disabled():
         print("\n" + "\n".join(report))
     assert failures == [], "\n".join(failures)
@@ -214,13 +218,13 @@ FOCUS_INFO = """() => {
   const cs = getComputedStyle(el);
   const ring = (cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2) || cs.boxShadow !== 'none';
   const what = el.tagName + ' ' + (el.id || el.textContent.trim().slice(0, 40));
-  return {key: el.dataset.ttKey || null, ring: ring, what: what};
+  return {key: el.id ? '#' + el.id : (el.dataset.ttKey || null), ring: ring, what: what};
 }"""
 ACTIONS = """(selector) => [...document.querySelectorAll(selector)]
   .filter(el => el.checkVisibility({visibilityProperty: true}) && el.tabIndex >= 0)
   .map((el, i) => { el.dataset.ttKey = 'k' + i;
                     const what = el.tagName + ' ' + (el.id || el.getAttribute('href') || el.textContent.trim());
-                    return [el.dataset.ttKey, what]; })"""
+                    return [el.id ? '#' + el.id : el.dataset.ttKey, what]; })"""
 
 
 def _tab_through(page: Page) -> tuple[set[str], list[str]]:
