@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 from sqlalchemy import text
 
@@ -13,6 +14,8 @@ from tests.live import TEST_PASSWORD, ensure_user, login
 from tests.test_browser_sync import Stack, shot, state
 from tickettracker.core.changes import NO_CHANGES
 from tickettracker.store.extensions import db
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 stack, live = browser_sync.stack, browser_sync.live  # the sync browser tests' stack, started for this module too
 PICK = ("SELECT external_id FROM tickets WHERE source = 'freshdesk' AND status_category = 'open' AND NOT is_deleted "

@@ -32,6 +32,7 @@ from . import simulator_fixtures as fx
 from .simulator_fixtures import Recorder, make_settings, stop_quickly, truth_by_cache_id
 
 app_config, ctx = fx.app_config, fx.ctx  # fixtures used by this module
+pytestmark = pytest.mark.slow  # starts and kills worker processes
 
 ROUNDS = int(os.environ.get("CONVERGENCE_ROUNDS", "30"))
 KILL_EVERY = 6  # about one round in six has its sync's worker killed
