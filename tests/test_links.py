@@ -9,10 +9,15 @@ from sqlalchemy import text
 
 from tickettracker.connectors.base import TicketRecord
 from tickettracker.store.extensions import db
+from tickettracker.store.links import jira_links, linked_incidents, waiting_clause
+from tickettracker.store.models import Ticket
+from tickettracker.sync.atrisk_set import linked_jira
 from tickettracker.sync.links import LinkScope, found_in
+from vendorsim.jira_data import STATUSES
 
 from . import simulator_fixtures as fx
 from .simulator_fixtures import make_settings, sync
+from .test_jira_identity import move_issue
 
 app_config, ctx, sim = fx.app_config, fx.ctx, fx.sim  # fixtures used by this module
 
@@ -116,3 +121,29 @@ def test_link_scope_keeps_keys_of_synced_projects_and_urls_of_configured_helpdes
                           custom_fields={"k": ["ENG-3"]})
     assert found_in(record, scope) == {("jira", "ENG-1", "subject"), ("jira", "OPS-2", "description"),
                                        ("jira", "ENG-3", "custom_field")}
+
+
+def test_a_key_written_before_the_issue_moved_still_links_to_it(ctx, sim):
+    settings = make_settings(ctx)
+    sync(settings, "jira")
+    sync(settings, "freshdesk")
+    jira = sim.vendor("jira")
+    old_key = next(key for key, item in jira.store.items.items()
+                   if key.startswith("OPS-") and item.state == "live")
+    sim.vendor("freshdesk").edit("3", subject=f"Checkout broken, see {old_key}", status=2,
+                                 custom_fields={"cf_jira_key": None})
+    jira.edit(old_key, _status=next(s for s in STATUSES if s[2] == "indeterminate"))
+    sync(settings, "freshdesk")
+    new_key = move_issue(jira, old_key, "ENG")
+    sync(settings, "jira")
+
+    incident = db.session.scalar(db.select(Ticket).where(Ticket.source == "freshdesk", Ticket.external_id == "3"))
+    issue = db.session.scalar(db.select(Ticket).where(Ticket.source == "jira", Ticket.external_key == new_key))
+    links = jira_links(incident)
+    assert [(link.key, link.issue.id if link.issue else None) for link in links
+            if link.key in (old_key, new_key)] == [(new_key, issue.id)]
+    assert incident.id in {t.id for t in linked_incidents(issue)}
+    waiting = db.session.scalars(db.select(Ticket.id).where(waiting_clause())).all()
+    assert incident.id in waiting
+    assert str(issue.external_id) in linked_jira([incident.id], 100)
+    db.session.commit()

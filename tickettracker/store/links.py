@@ -1,8 +1,9 @@
 """Read side of the ticket links: what a ticket waits on, which incidents a Jira issue holds up, the filter clause.
 
 A link found from either side counts: a ticket that mentions a Jira key, or a Jira issue that points at the ticket.
-Jira keys resolve to cached issues (by their current key, external_key) at read time, so a key no cached issue has
-is shown as outside the synced scope (key only; pages never ask the vendor).
+Jira keys resolve to cached issues at read time, by their current key (external_key) or a key the issue had before it
+moved to another project (jira_key_aliases), so a key no cached issue has or had is shown as outside the synced
+scope (key only; pages never ask the vendor).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import aliased
 
 from tickettracker.store.extensions import db
-from tickettracker.store.models import Ticket, TicketLink
+from tickettracker.store.models import JiraKeyAlias, Ticket, TicketLink
 
 HELPDESKS = ("freshservice", "freshdesk")
 JIRA_OPEN = ("todo", "in_progress")
@@ -35,11 +36,33 @@ def _open_jira(jira: Any) -> ColumnElement[bool]:
     return and_(jira.source == "jira", ~jira.is_deleted, jira.status_category.in_(JIRA_OPEN))
 
 
+def _names(jira: Any, ref: Any) -> ColumnElement[bool]:
+    """The Jira issue row `jira` is the one the key `ref` names: its current key, or a key it had before a move."""
+    moved = exists().where(JiraKeyAlias.old_key == ref, JiraKeyAlias.account == jira.account,
+                           JiraKeyAlias.external_id == jira.external_id)
+    return or_(jira.external_key == ref, moved)
+
+
+def resolve_keys(keys: set[str]) -> dict[str, Ticket]:
+    """{key: cached Jira issue} for the keys an issue has now or had before a move; unknown keys are left out."""
+    if not keys:
+        return {}
+    found = {t.external_key: t for t in db.session.scalars(select(Ticket).where(
+        Ticket.source == "jira", Ticket.external_key.in_(keys)))}
+    older = keys - set(found)
+    if older:
+        stmt = (select(JiraKeyAlias.old_key, Ticket).join(Ticket, and_(
+            Ticket.source == "jira", Ticket.external_id == JiraKeyAlias.external_id,
+            Ticket.account == JiraKeyAlias.account)).where(JiraKeyAlias.old_key.in_(older)))
+        found.update({key: ticket for key, ticket in db.session.execute(stmt)})
+    return found
+
+
 def waiting_clause() -> ColumnElement[bool]:
     """Match open helpdesk tickets linked (either way) to a Jira issue that is not done: waiting on development."""
     jira = aliased(Ticket)
     mentions = exists().where(TicketLink.ticket_id == Ticket.id, TicketLink.target_source == "jira",
-                              jira.external_key == TicketLink.target_ref, _open_jira(jira))
+                              _names(jira, TicketLink.target_ref), _open_jira(jira))
     pointed = exists().where(TicketLink.target_source == Ticket.source, TicketLink.target_ref == Ticket.external_id,
                              TicketLink.ticket_id == jira.id, _open_jira(jira))
     return and_(Ticket.source.in_(HELPDESKS), Ticket.status_category.in_(HELPDESK_OPEN), or_(mentions, pointed))
@@ -53,12 +76,11 @@ def jira_links(ticket: Ticket) -> list[JiraLink]:
         select(Ticket, TicketLink.found_in).join(TicketLink, TicketLink.ticket_id == Ticket.id)
         .where(TicketLink.target_source == ticket.source, TicketLink.target_ref == ticket.external_id,
                Ticket.source == "jira")).all()
-    keys = {ref for ref, _ in mentioned}
-    cached = {t.external_key: t for t in db.session.scalars(select(Ticket).where(
-        Ticket.source == "jira", Ticket.external_key.in_(keys)))} if keys else {}
+    cached = resolve_keys({ref for ref, _ in mentioned})
     found: dict[str, tuple[Ticket | None, set[str]]] = {}
     for ref, where in mentioned:
-        found.setdefault(ref, (cached.get(ref), set()))[1].add(where)
+        issue = cached.get(ref)
+        found.setdefault(issue.reference if issue else ref, (issue, set()))[1].add(where)
     for issue, where in pointing:
         found.setdefault(issue.reference, (issue, set()))[1].add(where)
     links = [JiraLink(key, issue, tuple(sorted(places))) for key, (issue, places) in found.items()]
@@ -68,8 +90,10 @@ def jira_links(ticket: Ticket) -> list[JiraLink]:
 
 def linked_incidents(issue: Ticket) -> list[Ticket]:
     """The helpdesk tickets linked to a Jira issue in either direction, open ones first, then by due time."""
-    mention = select(TicketLink.ticket_id).where(TicketLink.target_source == "jira",
-                                                  TicketLink.target_ref == issue.reference)
+    old_keys = select(JiraKeyAlias.old_key).where(JiraKeyAlias.account == issue.account,
+                                                  JiraKeyAlias.external_id == issue.external_id)
+    mention = select(TicketLink.ticket_id).where(TicketLink.target_source == "jira", or_(
+        TicketLink.target_ref == issue.reference, TicketLink.target_ref.in_(old_keys)))
     pointed = select(TicketLink.target_source, TicketLink.target_ref).where(TicketLink.ticket_id == issue.id)
     targets = [(source, ref) for source, ref in db.session.execute(pointed) if source in HELPDESKS]
     by_pointer = [and_(Ticket.source == source, Ticket.external_id == ref) for source, ref in targets]

@@ -290,6 +290,20 @@ class TicketLink(db.Model):
     )
 
 
+class JiraKeyAlias(db.Model):
+    """A key a cached Jira issue had before it moved to another project (Jira keeps old keys resolvable).
+
+    Text written before the move still names the old key; links resolve it to the issue through this table.
+    """
+
+    __tablename__ = "jira_key_aliases"
+
+    account: Mapped[str] = mapped_column(Text, primary_key=True)
+    old_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    external_id: Mapped[str] = mapped_column(Text, nullable=False)
+    replaced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
 class User(db.Model):
     """A person who signs in; role is viewer or admin."""
 

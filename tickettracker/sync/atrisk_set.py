@@ -12,7 +12,7 @@ from sqlalchemy import and_, func, literal, or_, select
 from tickettracker.core.config import Settings
 from tickettracker.core.vocabulary import AT_RISK, HELPDESKS
 from tickettracker.store.extensions import db
-from tickettracker.store.models import SyncSchedule, Ticket, TicketLink
+from tickettracker.store.models import JiraKeyAlias, SyncSchedule, Ticket, TicketLink
 
 OPEN = ("open", "pending")
 
@@ -53,9 +53,13 @@ def linked_jira(ticket_ids: Sequence[int], limit: int) -> dict[str, str]:
                                                     TicketLink.target_source == "jira")
     pointing = (select(TicketLink.ticket_id).join(helpdesk, and_(TicketLink.target_source == helpdesk.c.source,
                                                                  TicketLink.target_ref == helpdesk.c.external_id)))
+    moved = (select(Ticket.id).join(JiraKeyAlias, and_(JiraKeyAlias.external_id == Ticket.external_id,
+                                                       JiraKeyAlias.account == Ticket.account))
+             .where(Ticket.source == "jira", JiraKeyAlias.old_key.in_(mentioned)))
     stmt = (select(Ticket.external_id, Ticket.external_key)
             .where(Ticket.source == "jira", ~Ticket.is_deleted,
-                   or_(Ticket.external_key.in_(mentioned), Ticket.id.in_(pointing))).limit(limit))
+                   or_(Ticket.external_key.in_(mentioned), Ticket.id.in_(pointing), Ticket.id.in_(moved)))
+            .limit(limit))
     found = {str(ident): key for ident, key in db.session.execute(stmt) if ident}
     db.session.commit()
     return found

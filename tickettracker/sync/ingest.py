@@ -112,6 +112,16 @@ SELECT count(*) FILTER (WHERE inserted AND NOT gone), count(*) FILTER (WHERE c_d
        (SELECT jsonb_object_agg(name, jsonb_build_array(n, ids)) FROM tally)
 FROM cls
 """  # noqa: S608 - identifiers and predicates are constants of this module, values travel by COPY  # nosec B608
+# A Jira issue moved to another project arrives with a new key and the same id: its previous key is kept so text
+# written before the move still links to it (store/links.py). Runs before the upsert, which overwrites the key.
+KEY_ALIAS_SQL = """
+INSERT INTO jira_key_aliases (account, old_key, external_id)
+SELECT %(account)s, t.external_key, t.external_id
+FROM tickets t JOIN _tt_page p ON t.source = p.source AND t.external_id = p.external_id
+WHERE t.source = 'jira' AND t.account = %(account)s AND t.external_key IS NOT NULL
+  AND p.external_key IS DISTINCT FROM t.external_key
+ON CONFLICT (account, old_key) DO UPDATE SET external_id = EXCLUDED.external_id, replaced_at = now()
+"""
 # Every page runs in its own transaction with its cursor, so an asynchronous commit is safe: a database crash can
 # lose only the last few pages together with the cursors that cover them, and the next sync reads them again.
 STAGE_SQL = ("SET LOCAL synchronous_commit = off; "  # noqa: S608 - constant COLUMNS  # nosec B608
@@ -255,6 +265,8 @@ def _upsert(records: Sequence[TicketRecord], account: str, changes: ChangeScope 
             copy.set_types(COPY_TYPES)
             for record in records:
                 copy.write_row(copy_row(record))
+        if records and records[0].source == "jira":
+            cur.execute(KEY_ALIAS_SQL, {"account": account})
         if changes is None:
             cur.execute(UPSERT_SQL, {"account": account})
         else:
