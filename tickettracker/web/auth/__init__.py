@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, Request
 from flask_login import AnonymousUserMixin, LoginManager, current_user
 
-from tickettracker.web.auth import audit, gate, sessions
+from tickettracker.web.auth import audit, gate, policy, sessions
 from tickettracker.web.auth.tokens import principal_for_token
 from tickettracker.web.auth.users import Principal, load_principal
 
@@ -35,7 +35,7 @@ def _load_from_bearer(req: Request) -> Principal | None:
 
 
 def init_auth(app: Flask) -> None:
-    """Install the login manager, the request gate, the audit recorder and the template helpers."""
+    """Install the login manager, the request gate, the throttles and the template helpers."""
     manager = LoginManager()
     manager.init_app(app)
     manager.anonymous_user = Anonymous
@@ -43,7 +43,9 @@ def init_auth(app: Flask) -> None:
     manager.user_loader(_load_from_session)
     manager.request_loader(_load_from_bearer)
     app.before_request(gate.check_request)
-    audit.register(app)
+    policy.init_limiter(app)
+    if "static" in app.view_functions:
+        app.view_functions["static"] = policy.public_view(app.view_functions["static"])
     app.jinja_env.globals["recent_audit_events"] = audit.recent
     app.context_processor(admin_controls_context)
 

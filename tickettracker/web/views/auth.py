@@ -11,9 +11,9 @@ from flask_login import current_user
 from tickettracker.store import serialize
 from tickettracker.store.extensions import db
 from tickettracker.store.models import User
-from tickettracker.web.auth import audit
+from tickettracker.web.auth import audit, signin
+from tickettracker.web.auth.policy import admin_required, public, self_service, throttled
 from tickettracker.web.auth.signin import BadCredentials, sign_in, sign_out
-from tickettracker.web.auth.throttle import Throttled
 from tickettracker.web.auth.tokens import create_token_for, revoke_token, user_tokens
 from tickettracker.web.auth.users import ROLES, UserError, create_user, disable_user, enable_user, list_users, set_role
 
@@ -30,6 +30,9 @@ def safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@public
+@throttled(signin.ATTEMPTS_PER_USER_AND_ADDRESS, key=signin.attempt_key, methods=("POST",),
+           on_breach=signin.throttled_page)
 def login() -> ResponseReturnValue:
     """Show the sign-in form, or sign in and go back to the page that asked for it."""
     target = safe_next(request.values.get("next"))
@@ -40,7 +43,7 @@ def login() -> ResponseReturnValue:
     username = request.form.get("username", "")
     try:
         sign_in(username, request.form.get("password", ""))
-    except Throttled as exc:
+    except signin.AddressThrottled as exc:
         return render_template("pages/login.html", title="Sign in", next=target, username=username,
                                error=str(exc)), 429, {"Retry-After": str(exc.retry_after)}
     except BadCredentials as exc:
@@ -50,6 +53,7 @@ def login() -> ResponseReturnValue:
 
 
 @bp.post("/logout")
+@self_service
 def logout() -> ResponseReturnValue:
     """Sign out and end this session's event stream."""
     sign_out()
@@ -75,6 +79,7 @@ def account() -> ResponseReturnValue:
 
 
 @bp.post("/account/tokens")
+@self_service
 def create_token() -> ResponseReturnValue:
     """Create an API token and show it once."""
     row, token = create_token_for(current_user.username, request.form.get("name", ""))
@@ -83,6 +88,7 @@ def create_token() -> ResponseReturnValue:
 
 
 @bp.post("/account/tokens/<int:token_id>/revoke", endpoint="revoke_token")
+@self_service
 def revoke_token_view(token_id: int) -> ResponseReturnValue:
     """Revoke one of the signed-in user's tokens."""
     row = revoke_token(token_id, user_id=current_user.id)
@@ -93,8 +99,8 @@ def revoke_token_view(token_id: int) -> ResponseReturnValue:
     return redirect(url_for(".account"), 303)
 
 
-
 @bp.get("/admin/users")
+@admin_required
 def users() -> ResponseReturnValue:
     """List the users with forms to add one and to change roles (admins only)."""
     return render_template("pages/users.html", title="Users", users=list_users(), roles=ROLES,
@@ -102,6 +108,7 @@ def users() -> ResponseReturnValue:
 
 
 @bp.post("/admin/users", endpoint="create_user")
+@admin_required
 def create_user_view() -> ResponseReturnValue:
     """Create a user from the form."""
     form = request.form
@@ -116,6 +123,7 @@ def create_user_view() -> ResponseReturnValue:
 
 
 @bp.post("/admin/users/<int:user_id>")
+@admin_required
 def update_user(user_id: int) -> ResponseReturnValue:
     """Change a user's role or enable/disable them; admins cannot change their own account here."""
     user = db.session.get(User, user_id) or abort(404)
@@ -142,6 +150,7 @@ def _apply_user_change(user: User, form) -> None:
 
 
 @bp.get("/api/audit")
+@admin_required
 def audit_json() -> ResponseReturnValue:
     """Return audit events newest first; `before=<id>` pages on, `action=` filters (admins only)."""
     try:
@@ -156,6 +165,7 @@ def audit_json() -> ResponseReturnValue:
 
 
 @bp.get("/sync/audit")
+@admin_required
 def audit_fragment() -> ResponseReturnValue:
     """Render the latest audit events as a fragment for the sync history page (admins only)."""
     return render_template("partials/audit_rows.html", audit_events=audit.recent(50))

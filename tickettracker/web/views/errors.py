@@ -37,6 +37,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        if exc.response is not None:  # an answer made for this refusal already (a throttled sign-in's form)
+            return exc.response
         code = exc.code or 500
         message = exc.description if code in (400, 401, 429, 503) and exc.description else MESSAGES.get(code, exc.name)
         response = make_response(_respond(code, CSRF_MESSAGE if isinstance(exc, CSRFError) else message))

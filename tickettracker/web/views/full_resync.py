@@ -10,7 +10,9 @@ from tickettracker.core.vocabulary import FULL_TYPES
 from tickettracker.store.extensions import redis_client
 from tickettracker.sync import lifecycle, runs
 from tickettracker.sync.estimate import estimate_full
+from tickettracker.web.auth.policy import admin_required, audited, note, signed_in_user_key, throttled
 from tickettracker.web.views.actor import current_actor
+from tickettracker.web.views.sync_api import SYNC_STARTS_PER_USER, TOO_MANY_STARTS
 
 bp = Blueprint("full_resync", __name__)
 
@@ -23,6 +25,7 @@ def _full_type(sync_type: str) -> str:
 
 
 @bp.get("/sync/full/<sync_type>")
+@admin_required
 def confirm(sync_type: str) -> ResponseReturnValue:
     """Show what a full resync of the type would cost, and ask to confirm."""
     settings = get_settings()
@@ -32,6 +35,9 @@ def confirm(sync_type: str) -> ResponseReturnValue:
 
 
 @bp.post("/sync/full/<sync_type>")
+@admin_required
+@throttled(SYNC_STARTS_PER_USER, key=signed_in_user_key, message=TOO_MANY_STARTS)
+@audited("sync.trigger")
 def start(sync_type: str) -> ResponseReturnValue:
     """Start the full resync with the estimate as it stands now; go to its run page."""
     estimate = estimate_full(get_settings(), _full_type(sync_type))
@@ -40,4 +46,5 @@ def start(sync_type: str) -> ResponseReturnValue:
                                       estimate=estimate.as_json())
     except lifecycle.QueueUnavailable as exc:
         abort(503, str(exc))
+    note(result.job_id, type=sync_type, created=result.created, message=result.message, full=True)
     return redirect(url_for("sync_pages.run_detail", run_id=result.job_id), 303)

@@ -10,6 +10,7 @@ from tickettracker.core.config import get_settings
 from tickettracker.core.vocabulary import DATA_TYPES
 from tickettracker.sync import notifications
 from tickettracker.sync.channels import CHANNEL_LABELS
+from tickettracker.web.auth.policy import admin_required
 from tickettracker.web.views.actor import current_actor
 
 bp = Blueprint("notify_admin", __name__, url_prefix="/admin/notifications")
@@ -26,12 +27,14 @@ def _page(status: int = 200, error: str | None = None) -> ResponseReturnValue:
 
 
 @bp.get("")
+@admin_required
 def page() -> ResponseReturnValue:
     """Show the rules, the channels, the open incidents and the delivery log."""
     return _page()
 
 
 @bp.post("/rules")
+@admin_required
 def add_rule() -> ResponseReturnValue:
     """Add a rule from the form."""
     form = request.form
@@ -48,6 +51,7 @@ def add_rule() -> ResponseReturnValue:
 
 
 @bp.post("/rules/<int:rule_id>/delete")
+@admin_required
 def delete_rule(rule_id: int) -> ResponseReturnValue:
     """Delete a rule (with its incidents)."""
     if not notifications.delete_rule(rule_id):
@@ -57,6 +61,7 @@ def delete_rule(rule_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/test/<channel>")
+@admin_required
 def send_test(channel: str) -> ResponseReturnValue:
     """Queue a test message to one configured channel."""
     if channel not in CHANNEL_LABELS:

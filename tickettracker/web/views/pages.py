@@ -16,6 +16,7 @@ from tickettracker.store.links import jira_links, linked_incidents
 from tickettracker.store.queries import BadQuery, TicketQuery, filter_options, ticket_by_id, ticket_page
 from tickettracker.sync.atrisk_fresh import at_risk_freshness
 from tickettracker.web import render_cache
+from tickettracker.web.auth.policy import public
 from tickettracker.web.export import tickets_csv
 
 bp = Blueprint("pages", __name__)
@@ -25,6 +26,7 @@ SYNC_TYPE = {"incidents": "Incidents", "development": "JIRA"}
 
 
 @bp.get("/health")
+@public
 def health() -> ResponseReturnValue:
     """Answer the load balancer's liveness probe."""
     return {"status": "ok"}

@@ -15,17 +15,36 @@ from tickettracker.sync import lifecycle, runs
 from tickettracker.sync.changes import change_counts, run_changes
 from tickettracker.sync.schedule import next_runs
 from tickettracker.sync.status import HistoryQuery, history_page, type_status
+from tickettracker.web.auth.policy import admin_required, audited, note, signed_in_user_key, throttled
 from tickettracker.web.views.actor import current_actor
 
 bp = Blueprint("sync_api", __name__, url_prefix="/api")
 
 
-def _trigger(sync_type: str):
-    full = request.args.get("full") in ("1", "true") or bool((request.get_json(silent=True) or {}).get("full"))
+SYNC_STARTS_PER_USER = "30 per minute"
+TOO_MANY_STARTS = "Too many sync requests; at most 30 per minute."
+
+
+def trigger_url(sync_type: str) -> str:
+    """Return the trigger URL of a sync type."""
+    return url_for("sync_api.trigger", sync_type=sync_type)
+
+
+@bp.post("/governance/sync", defaults={"sync_type": "Incidents"})
+@bp.post("/jira/sync", defaults={"sync_type": "JIRA"})
+@bp.post("/sync/at-risk", defaults={"sync_type": AT_RISK})
+@admin_required
+@throttled(SYNC_STARTS_PER_USER, key=signed_in_user_key, message=TOO_MANY_STARTS)
+@audited("sync.trigger")
+def trigger(sync_type: str):
+    """Start a sync of one type in the background (Incidents = Freshservice + Freshdesk, JIRA, at-risk refresh)."""
+    body = request.get_json(silent=True)
+    full = request.args.get("full") in ("1", "true") or (isinstance(body, dict) and body.get("full") is True)
     try:
         result = lifecycle.start_sync(redis_client(), sync_type, requested_by=current_actor(), full=full)
     except lifecycle.QueueUnavailable as exc:
         return jsonify(error=str(exc), status=503), 503
+    note(result.job_id, type=sync_type, created=result.created, message=result.message)
     response = jsonify(jobId=result.job_id, message=result.message, type=sync_type, created=result.created)
     response.status_code = 202
     # a sync already on its way is no error: the caller joins it and sees its result like everyone else
@@ -33,25 +52,10 @@ def _trigger(sync_type: str):
     return response
 
 
-@bp.post("/governance/sync")
-def sync_incidents():
-    """Start an Incidents sync (Freshservice + Freshdesk) in the background."""
-    return _trigger("Incidents")
-
-
-@bp.post("/jira/sync")
-def sync_jira():
-    """Start a JIRA sync in the background."""
-    return _trigger("JIRA")
-
-
-@bp.post("/sync/at-risk")
-def sync_at_risk():
-    """Refresh the at-risk tickets and their linked Jira issues now, in the background."""
-    return _trigger(AT_RISK)
-
-
 @bp.post("/sync/all")
+@admin_required
+@throttled(SYNC_STARTS_PER_USER, key=signed_in_user_key, message=TOO_MANY_STARTS)
+@audited("sync.trigger")
 def sync_all():
     """Start every sync type in the background."""
     jobs = []
@@ -61,6 +65,7 @@ def sync_all():
             jobs.append({"type": sync_type, "jobId": result.job_id, "message": result.message})
     except lifecycle.QueueUnavailable as exc:
         return jsonify(error=str(exc), status=503, jobs=jobs), 503
+    note("all", jobs=[{"type": j["type"], "jobId": j["jobId"]} for j in jobs])
     return jsonify(jobs=jobs, message="Syncs started in background"), 202
 
 
@@ -106,11 +111,14 @@ def sync_job_changes(job_id: str):
 
 
 @bp.post("/sync/jobs/<job_id>/cancel")
+@admin_required
+@audited("sync.cancel")
 def sync_job_cancel(job_id: str):
     """Cancel a queued run, or stop a running one at its next page boundary."""
     run = lifecycle.cancel_sync(redis_client(), job_id)
     if run is None:
         abort(404)
+    note(job_id, type=run.type, status=run.status)
     return jsonify(run_json(run)), 202
 
 

@@ -20,15 +20,15 @@ from tickettracker.sync.changes import run_changes
 from tickettracker.sync.schedule import next_runs
 from tickettracker.sync.status import HistoryQuery, history_page, type_status
 from tickettracker.web import render_cache
+from tickettracker.web.auth.policy import admin_required, audited, note
 from tickettracker.web.export import runs_csv
 from tickettracker.web.presence import presence
 from tickettracker.web.views.actor import current_actor
 from tickettracker.web.views.pages import wants_fragment
+from tickettracker.web.views.sync_api import trigger_url
 
 bp = Blueprint("sync_pages", __name__)
 
-TRIGGER_ENDPOINTS = {"Incidents": "sync_api.sync_incidents", "JIRA": "sync_api.sync_jira",
-                     AT_RISK: "sync_api.sync_at_risk"}
 HORIZON_KEYS = {AT_RISK: ("horizon_minutes", "horizonMinutes")}
 # The sync bar on page load is reused for this long while no run starts or ends; a running sync's progress shown in
 # it may be this much older, and the event stream's snapshot replaces it as soon as the page connects.
@@ -39,7 +39,7 @@ SYNC_BAR_MAX_AGE = 2.0
 def sync_context() -> dict[str, Any]:
     """Give every template the sync bar state (lazily) and the trigger URL of each type."""
     return {"sync_bar_state": sync_bar_state, "sync_types": SYNC_TYPES,
-            "sync_trigger_url": lambda t: url_for(TRIGGER_ENDPOINTS[t])}
+            "sync_trigger_url": trigger_url}
 
 
 @bp.after_app_request
@@ -150,6 +150,8 @@ def _known_type(sync_type: str) -> str:
 
 
 @bp.post("/sync/schedules/<sync_type>")
+@admin_required
+@audited("schedule.change")
 def save_schedule(sync_type: str) -> ResponseReturnValue:
     """Change a type's schedule from the form; the scheduler applies it within seconds, without a restart."""
     _known_type(sync_type)
@@ -157,6 +159,7 @@ def save_schedule(sync_type: str) -> ResponseReturnValue:
                                             HORIZON_KEYS.get(sync_type, (None,))[0])
     if change is not None:
         schedule_edit.save(sync_type, change, current_actor())
+        note(sync_type, **{k: request.form[k] for k in ("interval_minutes", "enabled") if k in request.form})
     if not wants_fragment():
         if errors:
             context, _ = _history_context()
@@ -174,6 +177,8 @@ def schedules_json() -> ResponseReturnValue:
 
 
 @bp.put("/api/sync/schedules/<sync_type>")
+@admin_required
+@audited("schedule.change")
 def put_schedule(sync_type: str) -> ResponseReturnValue:
     """Set a type's schedule from JSON: {"intervalMinutes": 5-10080, "enabled": true|false} (at-risk refresh:
     intervalMinutes 1-60 and "horizonMinutes": 15-10080)."""
@@ -191,4 +196,6 @@ def put_schedule(sync_type: str) -> ResponseReturnValue:
     if change is None:
         return jsonify(error=next(iter(errors.values())), errors=errors, status=422), 422
     row = schedule_edit.save(sync_type, change, current_actor())
-    return jsonify(schedule_json(row))
+    payload = schedule_json(row)
+    note(sync_type, **{k: payload[k] for k in ("intervalMinutes", "enabled") if k in payload})
+    return jsonify(payload)
