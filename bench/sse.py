@@ -248,7 +248,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="tt-bench-") as folder, scratch_database() as db_url, \
             scratch_redis() as redis_url:
         env = {"DATABASE_URL": db_url, "REDIS_URL": redis_url, "SECRET_KEY": "bench-" + "k" * 32,
-               "INSTANCE_PATH": folder, "SESSION_COOKIE_SECURE": "false", "LOG_LEVEL": "warning"}
+               "INSTANCE_PATH": folder, "SESSION_COOKIE_SECURE": "false", "LOG_LEVEL": "warning",
+               # one benchmark user holds every stream, up to the process's whole connection pool
+               "STREAMS_PER_USER": "100000", "STREAMS_PER_SESSION": "100000", "STREAMS_PER_PROCESS": "100000"}
         prepare(env, 2000)
         log = Path(folder) / "web.log"
         web, url = start_web(env, log)

@@ -10,16 +10,19 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template, request, stream_with_context
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, session, stream_with_context
 from flask_login import current_user
 from redis.exceptions import RedisError
 
+from tickettracker.core.config import get_settings
 from tickettracker.store.extensions import db, redis_client
+from tickettracker.store.health import ServiceUnavailable
 from tickettracker.sync.events import EVENT_NAME, Hub, latest_id, parse_id, replay, sse_frame
 from tickettracker.sync.schedule import next_runs
 from tickettracker.sync.status import type_status
-from tickettracker.web.auth.sessions import stream_guard
+from tickettracker.web.auth.sessions import SID, stream_guard
 from tickettracker.web.presence import Watch
+from tickettracker.web.stream_slots import ProcessStreams, StreamLimits, StreamRefused, StreamSlot
 
 bp = Blueprint("stream", __name__)
 
@@ -145,30 +148,78 @@ def _catch_up(client_id: str | None, admin: bool) -> tuple[str, str, list[tuple[
     return snapshot, since, missed, gap or (trimmed and since == client_id)
 
 
+def _process_streams() -> ProcessStreams:
+    return _extension("tt_process_streams", ProcessStreams)
+
+
+def _refused(exc: StreamRefused) -> Response:
+    response = jsonify(error=str(exc), status=exc.status)
+    response.status_code = exc.status
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def _take_slots() -> tuple[StreamSlot, Callable[[], None]]:
+    """Hold this stream's per-process count and its user and session slots; return the slot and its release."""
+    settings = get_settings()
+    limits = StreamLimits(settings.streams_per_user, settings.streams_per_session, settings.streams_per_process)
+    process = _process_streams()
+    process.take(limits.per_process)
+    slot = StreamSlot(redis_client(), current_user.id, session.get(SID) or "")
+    try:
+        slot.take(limits)
+    except BaseException:
+        process.give_back()
+        raise
+    released = threading.Event()
+
+    def release() -> None:
+        if not released.is_set():
+            released.set()
+            slot.give_back()
+            process.give_back()
+
+    return slot, release
+
+
 @bp.get("/events")
 def events() -> Response:
     """Stream sync events to this client until it goes away or its session ends."""
-    alive = stream_guard(HEARTBEAT_SECONDS)
-    admin = bool(current_user.is_admin)
-    watch = Watch(redis_client(), current_user.username)
-    db.session.remove()  # the sign-in check's transaction must not pin a pooled connection for the stream's life
-    subscription = hub().subscribe()
+    try:
+        slot, release = _take_slots()
+    except StreamRefused as exc:
+        return _refused(exc)
+    except RedisError:
+        raise ServiceUnavailable("Live updates are unavailable while Redis is unreachable.") from None
+    try:
+        alive = stream_guard(HEARTBEAT_SECONDS)
+        admin = bool(current_user.is_admin)
+        watch = Watch(redis_client(), current_user.username)
+        db.session.remove()  # the sign-in check's transaction must not pin a pooled connection for the stream's life
+        subscription = hub().subscribe()
+    except BaseException:
+        release()
+        raise
     try:
         snapshot, start, missed, gap = _catch_up(_client_last_id(), admin)
         rendered = "".join(frames_for(i, p, admin) for i, p in missed)
     except Exception:
         hub().unsubscribe(subscription)
+        release()
         raise
     finally:
         db.session.remove()
     high = parse_id(missed[-1][0]) if missed else parse_id(start)
-    return Response(stream_with_context(_stream(subscription, snapshot, rendered, high, gap, alive, admin, watch)),
-                    mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response = Response(stream_with_context(_stream(subscription, snapshot, rendered, high, gap, alive, admin,
+                                                    watch, slot.renew)),
+                        mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response.call_on_close(release)
+    return response
 
 
-def _stream(subscription: queue.Queue, snapshot: str, missed: str, high: tuple[int, int],
-            gap: bool, alive: Callable[[], bool], admin: bool, watch: Watch) -> Iterator[str]:
+def _stream(subscription: queue.Queue, snapshot: str, missed: str, high: tuple[int, int], gap: bool,
+            alive: Callable[[], bool], admin: bool, watch: Watch, renew: Callable[[], None]) -> Iterator[str]:
     beaten = time.monotonic()
     try:
         watch.beat()
@@ -179,6 +230,7 @@ def _stream(subscription: queue.Queue, snapshot: str, missed: str, high: tuple[i
         if missed:
             yield missed
         while True:
+            renew()
             if not alive():  # checked in Redis at most once per heartbeat, never with a database connection
                 yield SIGNED_OUT
                 return
