@@ -171,7 +171,7 @@ class FreshdeskConnector(FreshworksConnectorBase):
                              order_type="asc", include=INCLUDE)
         response = self.client.get("/api/v2/tickets", params, allow=(400,))
         if response.status == 400:
-            said = clean_text(response.data) if response.data is not None else ""
+            said = self.client.redactor(clean_text(response.data, None), 200) if response.data is not None else ""
             if PAGE_WALL in said and order_by == "created_at":
                 return None
             if PAGE_WALL in said:

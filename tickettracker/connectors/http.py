@@ -15,6 +15,7 @@ import requests
 
 from tickettracker.connectors.base import ConfigurationError, HttpStats, TransientSyncError
 from tickettracker.connectors.pacing import Pacer
+from tickettracker.core.redaction import Redactor
 
 USER_AGENT = "TicketTracker/1.0"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -81,15 +82,18 @@ class _Retry(Exception):
         self.reason, self.wait, self.rate_limited = reason, wait, rate_limited
 
 
-def clean_text(value: Any, limit: int = 200) -> str:
-    """Return vendor-supplied text safe to show: printable, one line, bounded."""
+def clean_text(value: Any, limit: int | None = 200) -> str:
+    """Return vendor-supplied text safe to show: printable, one line, bounded (limit=None: whole, to be redacted
+    before it is cut)."""
     text = re.sub(r"[\x00-\x1f\x7f]+", " ", str(value))
     text = re.sub(r"\s+", " ", text).strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"
 
 
-def vendor_message(response: requests.Response) -> str:
-    """Extract the vendor's own error text from a JSON body; empty for HTML or unparsable bodies."""
+def vendor_message(response: requests.Response, limit: int | None = 200) -> str:
+    """Extract the vendor's own error text from a JSON body; empty for HTML or unparsable bodies.
+
+    With limit=None the text is whole, so it can be redacted before it is cut."""
     try:
         body = response.json()
     except ValueError:
@@ -107,15 +111,17 @@ def vendor_message(response: requests.Response) -> str:
                          if isinstance(e, dict))
         elif isinstance(errors, dict):
             parts.extend(f"{k}: {v}" for k, v in errors.items())
-    return clean_text("; ".join(p for p in parts if p))
+    return clean_text("; ".join(p for p in parts if p), limit)
 
 
-def retry_reason(response: requests.Response) -> str:
-    """Why a retryable answer came: its status, the vendor's RateLimit-Reason and the vendor's own message."""
+def retry_reason(response: requests.Response, redactor: Redactor | None = None) -> str:
+    """Why a retryable answer came: its status, the vendor's RateLimit-Reason and the vendor's own message
+    (redacted before they are cut)."""
+    redact = redactor or Redactor()
     reason = response.headers.get("RateLimit-Reason")
-    detail = f" ({clean_text(reason, 60)})" if reason else ""
-    said = vendor_message(response)
-    return f"HTTP {response.status_code}{detail}" + (f": {clean_text(said, 120)}" if said else "")
+    detail = f" ({redact(clean_text(reason, None), 60)})" if reason else ""
+    said = vendor_message(response, limit=None)
+    return f"HTTP {response.status_code}{detail}" + (f": {redact(said, 120)}" if said else "")
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -152,7 +158,7 @@ class VendorClient:
             self.session.auth = auth
         if bearer is not None:
             self.session.headers["Authorization"] = f"Bearer {bearer}"
-        self._secrets = tuple(s for s in (*(auth or ()), bearer) if s and len(s) >= 4)
+        self.redactor = Redactor((*(auth or ()), bearer or ""), [auth] if auth else [])
         self.log = log or (lambda level, message: None)
         self.sleep = sleep
         self.auth_guard = auth_guard
@@ -219,7 +225,7 @@ class VendorClient:
             return VendorResponse(status, _lenient_json(response), response.headers, response.links)
         if status in RETRY_STATUSES or (status in self.identity.retry_once and attempt == 0):
             wait = parse_retry_after(response.headers.get("Retry-After"))
-            raise _Retry(retry_reason(response), wait, rate_limited=status == 429)
+            raise _Retry(retry_reason(response, self.redactor), wait, rate_limited=status == 429)
         raise ConfigurationError(self._fatal_message(response, path))
 
     def _decode(self, response: requests.Response) -> Any:
@@ -242,7 +248,7 @@ class VendorClient:
     def _fatal_message(self, response: requests.Response, path: str) -> str:
         """Build an actionable message for a non-retryable status, without credentials."""
         ident, status = self.identity, response.status_code
-        said = vendor_message(response)
+        said = self.redactor(vendor_message(response, limit=None), 200)
         said = f" The vendor said: {said!r}." if said else ""
         if status == 401:
             text = (f"{ident.label} rejected the {ident.credential_noun} (401): "
@@ -258,10 +264,8 @@ class VendorClient:
         return self._redact(text + (f"; {hint}" if hint else "") + "." + said)
 
     def _redact(self, text: str) -> str:
-        """Replace this client's credentials in text (vendors may echo what they were sent)."""
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
+        """Replace this client's credentials, in every form, in text (vendors may echo what they were sent)."""
+        return self.redactor(text)
 
     def _wait_before_retry(self, retry: _Retry, attempt: int) -> None:
         """Sleep for Retry-After (bounded) or a capped exponential backoff with jitter."""

@@ -181,11 +181,13 @@ def refused(what: str, status: int, body: Any) -> CensusRefused:
 
 
 def error_text(data: Any) -> str:
-    """Jira's own error text from an error body ({"errorMessages": [...], "errors": {...}})."""
+    """Jira's own error text from an error body ({"errorMessages": [...], "errors": {...}}), whole: the sync redacts
+    it before cutting it."""
     if not isinstance(data, dict):
         return ""
     errors = data.get("errors") if isinstance(data.get("errors"), dict) else {}
-    return clean_text("; ".join([str(m) for m in data.get("errorMessages") or []] + [str(v) for v in errors.values()]))
+    return clean_text("; ".join([str(m) for m in data.get("errorMessages") or []] + [str(v) for v in errors.values()]),
+                      None)
 
 
 def _ids(issues: Iterable[dict[str, Any]]) -> list[str]:

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, current_app
 
+from tickettracker.core.redaction import Redactor
 from tickettracker.core.vocabulary import AT_RISK
 
 
@@ -143,6 +144,11 @@ class VendorSettings:
     def secrets(self) -> tuple[str, ...]:
         """Return every credential value, so logs and messages can redact them."""
         return tuple(s for s in (self.freshservice_api_key, self.freshdesk_api_key, self.jira_api_token) if s)
+
+    def redactor(self) -> Redactor:
+        """Return a redactor of every credential in every form it is sent in (raw, Basic with key:X or email:token)."""
+        pairs = [(self.jira_email, self.jira_api_token)] if self.jira_email and self.jira_api_token else []
+        return Redactor(self.secrets(), pairs)
 
 
 @dataclass(frozen=True)

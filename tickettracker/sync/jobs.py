@@ -169,6 +169,7 @@ def _transient_message(exc: Exception) -> str:
 
 def _fail(redis: Any, run_id: str, reason: str, *, retry: bool, settings: Any) -> str:
     db.session.rollback()
+    reason = settings.vendors.redactor()(reason)  # run logs and messages are shown to every viewer
     ended = runs.finish(run_id, SyncStatus.FAILED, f"Failed: {reason}", error=reason)
     runs.append_log(run_id, "error", reason)
     if ended is not None:

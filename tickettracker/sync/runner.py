@@ -23,6 +23,7 @@ from tickettracker.connectors.base import (
 )
 from tickettracker.connectors.meter import PassObserver, PassTally, Tally
 from tickettracker.core.config import Settings
+from tickettracker.core.redaction import Redactor
 from tickettracker.core.times import iso_utc
 from tickettracker.core.vocabulary import SYNC_TYPES
 from tickettracker.store.extensions import db
@@ -63,6 +64,8 @@ class SyncOutcome:
 log = logging.getLogger(__name__)
 AUDITORS = {"freshservice": audit_freshworks, "freshdesk": audit_freshworks, "jira": audit_jira}
 MESSAGE_LIMIT = 1500  # the run's outcome message, warnings included
+WARNING_LIMIT = 500  # one warning, cut after redaction
+LOG_LIMIT = 2000  # one log line, cut after redaction
 
 
 class SyncReporter(Protocol):
@@ -78,26 +81,12 @@ class SyncReporter(Protocol):
         """Return True when the sync should stop at the next page boundary."""
 
 
-class _Redactor:
-    """Removes credential values from any text before it leaves the sync."""
-
-    def __init__(self, secrets: tuple[str, ...]) -> None:
-        """Remember the secrets worth redacting."""
-        self.secrets = tuple(s for s in secrets if len(s) >= 4)
-
-    def __call__(self, text: str) -> str:
-        """Return text with every secret replaced by ***."""
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
-
-
 @dataclass
 class _Run:
     """State shared by the steps of one sync."""
 
     reporter: SyncReporter
-    redact: _Redactor
+    redact: Redactor
     counts: SyncCounts
     full: bool
     census_every: int
@@ -119,7 +108,7 @@ class _Run:
 
     def log(self, level: str, message: str) -> None:
         """Log through the reporter, redacted, tagged with the source being synced."""
-        self.reporter.log(level, self.redact(message), self.source)
+        self.reporter.log(level, self.redact(message, LOG_LIMIT), self.source)
 
     def observe(self, label: str) -> PassObserver:
         """A pass observer for one connector's stats: a line when a pass starts, its figures when it ends."""
@@ -135,7 +124,7 @@ class _Run:
 
     def warn(self, message: str) -> None:
         """Log a warning that the run's outcome repeats (an auxiliary step failed; the sync went on)."""
-        self.warnings.append(self.redact(message))
+        self.warnings.append(self.redact(message, WARNING_LIMIT))
         self.log("warning", message)
 
     def add(self, connector: Connector, result: WriteResult, fetched: int) -> None:
@@ -164,7 +153,7 @@ def run_sync(settings: Settings, sync_type: str, reporter: SyncReporter, *, full
     retried), the next write is refused and StaleAttempt ends this attempt.
     """
     sources = sources_of(sync_type)
-    run = _Run(reporter, _Redactor(settings.vendors.secrets()), SyncCounts(), full, settings.jira_census_every,
+    run = _Run(reporter, settings.vendors.redactor(), SyncCounts(), full, settings.jira_census_every,
                links=LinkScope.load(settings), remote_links_limit=settings.jira_remote_links_per_run,
                run_id=run_id, audit_share=settings.audit_rate_share, share=settings.rate_limit_share,
                audit_skip_minutes=settings.audit_skip_minutes, interval_minutes=_interval(settings, sync_type))
@@ -275,7 +264,7 @@ def _sync_source(connector: Connector, run: _Run) -> bool:
                                  "every page committed so far is kept, retry later", source=connector.source) from None
     finally:
         run.add(connector, WriteResult(), 0)  # requests made after the last page count too
-        run.warnings.extend(run.redact(text) for text in connector.warnings.items)
+        run.warnings.extend(run.redact(text, WARNING_LIMIT) for text in connector.warnings.items)
         _close_source(connector, run, started_from, ended_at)
     run.progress(100, f"{connector.label}: done")
     return True
