@@ -110,18 +110,55 @@ def encode_cursor(value: Any, row_id: int | str) -> str:
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
 
 
-def decode_cursor(token: str) -> tuple[Any, Any]:
-    """Decode a cursor token or raise BadQuery."""
+CURSOR_MAX_LENGTH = 512
+BIGINT_MAX = 2**63 - 1  # ids are PostgreSQL bigints: anything larger is not an id
+INT_RANGE = (-(2**31), 2**31 - 1)
+BAD_CURSOR = "cursor is not valid; start again from the first page"
+
+
+def decode_cursor(token: str, value_kind: str = "any", id_kind: str = "any") -> tuple[Any, Any]:
+    """Decode a cursor token or raise BadQuery.
+
+    value_kind "time" wants a timestamp, "int" a 32-bit whole number; id_kind "int" a bigint id, "str" a short
+    text id. A cursor is opaque to clients but not to forgers: anything else is refused before it reaches SQL."""
+    if not isinstance(token, str) or len(token) > CURSOR_MAX_LENGTH:
+        raise BadQuery(BAD_CURSOR)
     try:
         padded = token + "=" * (-len(token) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        value = datetime.fromisoformat(payload["t"]) if "t" in payload else payload["v"]
+        if not isinstance(payload, dict):
+            raise TypeError(payload)
+        value = _cursor_time(payload["t"]) if "t" in payload else payload["v"]
         row_id = payload["id"]
-        if not isinstance(row_id, (int, str)):
-            raise TypeError(row_id)
-        return value, row_id
-    except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError):
-        raise BadQuery("cursor is not valid; start again from the first page") from None
+    except (ValueError, KeyError, TypeError, binascii.Error, json.JSONDecodeError, UnicodeDecodeError):
+        raise BadQuery(BAD_CURSOR) from None
+    if not (_is_kind(value, value_kind) and _is_kind(row_id, {"int": "id", "str": "str"}.get(id_kind, id_kind))):
+        raise BadQuery(BAD_CURSOR)
+    return value, row_id
+
+
+def _cursor_time(raw: Any) -> datetime:
+    if not isinstance(raw, str):
+        raise TypeError(raw)
+    moment = datetime.fromisoformat(raw)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _is_kind(value: Any, kind: str) -> bool:
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    checks = {
+        "any": lambda: whole or isinstance(value, (str, datetime)) and (not isinstance(value, str) or len(value) < 200),
+        "time": lambda: isinstance(value, datetime),
+        "int": lambda: whole and INT_RANGE[0] <= value <= INT_RANGE[1],
+        "id": lambda: whole and 0 <= value <= BIGINT_MAX,
+        "str": lambda: isinstance(value, str) and 0 < len(value) <= 64 and "\x00" not in value,
+    }
+    return checks[kind]()
+
+
+def valid_id(value: int) -> bool:
+    """Return whether a number can be a row id (a PostgreSQL bigint)."""
+    return 0 <= value <= BIGINT_MAX
 
 
 def _filter_clauses(query: TicketQuery, now: datetime) -> list[ColumnElement[bool]]:
@@ -241,9 +278,7 @@ def ticket_page(query: TicketQuery, now: datetime | None = None) -> TicketPage:
     sort_expr = SORTS[query.sort]()
     stmt = select(Ticket).where(*_filter_clauses(query, now))
     if query.cursor:
-        value, row_id = decode_cursor(query.cursor)
-        if not isinstance(row_id, int):
-            raise BadQuery("cursor is not valid; start again from the first page")
+        value, row_id = decode_cursor(query.cursor, "int" if query.sort == "priority" else "time", "int")
         position = tuple_(sort_expr, Ticket.id)
         bound = tuple_(literal(value), literal(row_id))
         stmt = stmt.where(position < bound if query.direction == "desc" else position > bound)
@@ -294,7 +329,7 @@ def _distinct_values(view: str) -> dict[str, list[str]]:
 
 
 def ticket_by_id(ticket_id: int) -> Ticket | None:
-    """Return one cached item by its internal id."""
-    return db.session.get(Ticket, ticket_id)
+    """Return one cached item by its internal id (None for a number that cannot be an id)."""
+    return db.session.get(Ticket, ticket_id) if valid_id(ticket_id) else None
 
 

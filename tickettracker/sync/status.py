@@ -100,9 +100,7 @@ def history_page(query: HistoryQuery) -> tuple[list[SyncRun], str | None]:
     if query.until:
         stmt = stmt.where(SyncRun.queued_at < query.until)
     if query.cursor:
-        value, run_id = decode_cursor(query.cursor)
-        if not isinstance(value, datetime) or not isinstance(run_id, str):
-            raise BadQuery("cursor is not valid; start again from the first page")
+        value, run_id = decode_cursor(query.cursor, "time", "str")
         stmt = stmt.where(tuple_(SyncRun.queued_at, SyncRun.id) < tuple_(literal(value), literal(run_id)))
     rows = list(db.session.scalars(stmt.order_by(SyncRun.queued_at.desc(), SyncRun.id.desc())
                                    .limit(query.limit + 1)))

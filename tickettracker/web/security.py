@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import nh3
-from flask import Flask, Response, request
+from flask import Flask, Response, abort, request
 from flask_wtf.csrf import CSRFProtect
 from markupsafe import Markup
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
 
 csrf = CSRFProtect()
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                            "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; "
@@ -42,6 +46,32 @@ def vendor_html(html: str | None) -> Markup:
     return Markup(cleaned)  # noqa: S704 - nh3 has just reduced it to the allowlist above  # nosec B704
 
 
+MAX_PARAMETER_LENGTH = 4000
+
+
+class IdConverter(IntegerConverter):
+    """`<int:…>` in routes: a whole number that fits a PostgreSQL bigint (larger ones match no route: 404)."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        """Bound the converter to the bigint range unless the route gives its own bounds."""
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def refuse_malformed_parameters() -> None:
+    """Answer 400 for query or form values no page can use: NUL characters or absurd lengths.
+
+    PostgreSQL refuses NUL in text, so such a value would otherwise fail in SQL instead of in validation."""
+    for source in (request.args, request.form if request.mimetype in FORM_TYPES else None):
+        if not source:
+            continue
+        for name, value in source.items(multi=True):
+            if "\x00" in name or "\x00" in value:
+                abort(400, "Request parameters must not contain NUL characters.")
+            if len(value) > MAX_PARAMETER_LENGTH:
+                abort(400, f"The parameter {name[:40]!r} is too long (at most {MAX_PARAMETER_LENGTH} characters).")
+
+
 def add_headers(response: Response) -> Response:
     """Set the security headers (and keep authenticated answers out of shared caches)."""
     for name, value in HEADERS.items():
@@ -61,5 +91,7 @@ def init_security(app: Flask) -> None:
     proxies = app.extensions["tt_settings"].proxy_count
     if proxies:  # trust exactly that many proxies' X-Forwarded-For/-Proto, so throttles see the real client
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
+    app.url_map.converters["int"] = IdConverter
+    app.before_request(refuse_malformed_parameters)
     app.after_request(add_headers)
     app.add_template_filter(vendor_html, "vendor_html")

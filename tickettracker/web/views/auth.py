@@ -11,6 +11,7 @@ from flask_login import current_user
 from tickettracker.store import serialize
 from tickettracker.store.extensions import db
 from tickettracker.store.models import User
+from tickettracker.store.queries import valid_id
 from tickettracker.web.auth import audit, signin
 from tickettracker.web.auth.policy import admin_required, public, self_service, throttled
 from tickettracker.web.auth.signin import BadCredentials, sign_in, sign_out
@@ -158,6 +159,8 @@ def audit_json() -> ResponseReturnValue:
         limit = int(request.args.get("limit", 50))
     except ValueError:
         return jsonify(error="before and limit must be whole numbers", status=400), 400
+    if before is not None and not valid_id(before):
+        return jsonify(error="before must be an audit event id", status=400), 400
     actions = tuple(a for a in request.args.getlist("action") if a)
     events = audit.recent(limit, before, actions)
     next_before = events[-1].id if len(events) == max(1, min(limit, 200)) else None

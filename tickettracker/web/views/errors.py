@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import Flask, current_app, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from tickettracker.store.extensions import db
 from tickettracker.store.health import ServiceUnavailable
 
 MESSAGES = {
@@ -32,6 +34,13 @@ def _respond(code: int, message: str):
     return render_template("pages/error.html", code=code, message=message, title=f"Error {code}"), code
 
 
+def _roll_back() -> None:
+    try:
+        db.session.rollback()
+    except SQLAlchemyError as exc:  # the connection is gone: the pool replaces it on the next checkout
+        current_app.logger.warning("rollback after an error failed: %s", exc)
+
+
 def register(app: Flask) -> None:
     """Install the error handlers on the app."""
 
@@ -49,6 +58,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(ServiceUnavailable)
     def service_down(exc: ServiceUnavailable):
+        _roll_back()
         app.logger.warning("%s", exc)
         return _respond(503, MESSAGES[503])
 
@@ -56,5 +66,6 @@ def register(app: Flask) -> None:
     def unexpected(exc: Exception):
         if isinstance(exc, HTTPException):
             return http_error(exc)
+        _roll_back()  # a failed statement must not poison the rest of the request (the error page too)
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         return _respond(500, MESSAGES[InternalServerError.code])
