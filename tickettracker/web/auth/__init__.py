@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Flask, Request
+from flask import Flask, Request, g, request
 from flask_login import AnonymousUserMixin, LoginManager, current_user
 
 from tickettracker.web.auth import audit, gate, policy, sessions
+from tickettracker.web.auth.policy import SAFE_METHODS
 from tickettracker.web.auth.tokens import principal_for_token
 from tickettracker.web.auth.users import Principal, load_principal
+
+STREAM_PATH = "/events"
 
 
 class Anonymous(AnonymousUserMixin):
@@ -20,8 +23,15 @@ class Anonymous(AnonymousUserMixin):
 
 
 def _load_from_session(user_id: str) -> Principal | None:
-    """Return the session's user while the sign-in is live and the account enabled."""
-    if not sessions.current_is_valid():
+    """Return the session's user while the sign-in is live and the account enabled.
+
+    While Redis cannot say whether the session was ended, pages still read (they come from PostgreSQL), but
+    writes and the event stream are refused with 503: a signed-out or stolen cookie must not act meanwhile."""
+    state = sessions.current_state()
+    if state is False:
+        return None
+    if state is None and (request.method not in SAFE_METHODS or request.path == STREAM_PATH):
+        g.tt_session_unchecked = True  # the gate answers 503 (and keeps the cookie: the session may be fine)
         return None
     return load_principal(user_id)
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Response, current_app, flash, redirect, request, session, url_for
+from flask import Response, current_app, flash, g, redirect, request, session, url_for
 from flask_login import current_user
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
+from tickettracker.store.health import ServiceUnavailable
 from tickettracker.web.auth.policy import SAFE_METHODS, needs_admin, policy_of
 
 API_PREFIX = "/api/"
@@ -53,6 +54,8 @@ def check_request() -> Response | None:
         protect_csrf()
         return None
     if not current_user.is_authenticated:
+        if g.get("tt_session_unchecked"):
+            raise ServiceUnavailable("sessions cannot be checked while Redis is unreachable")
         return _sign_in_first()
     if view is None:
         return None  # no such route (404) or method (405): the router answers

@@ -12,6 +12,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from tickettracker.store.extensions import redis_client
+from tickettracker.store.health import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,9 @@ def start(user_id: int) -> None:
             pipe.sadd(_user_key(user_id), sid)
             pipe.expire(_user_key(user_id), ttl)
             pipe.execute()
-    except RedisError as exc:
-        log.warning("could not record the session in Redis: %s", exc)
+    except RedisError as exc:  # a session Redis does not know could never be ended: refuse the sign-in
+        session.clear()
+        raise ServiceUnavailable(f"cannot record the session in Redis: {exc}") from None
 
 
 def end(sid: str | None) -> None:
@@ -68,26 +70,29 @@ def end_all(redis: Redis, user_id: int) -> int:
     return len(sids)
 
 
-def _alive(redis: Redis, sid: str) -> bool:
+def _alive(redis: Redis, sid: str) -> bool | None:
+    """Return whether Redis knows the session, or None when Redis cannot be asked."""
     try:
         return bool(redis.exists(_key(sid)))
-    except RedisError as exc:  # Redis down: the signed cookie and its age still hold; do not sign everyone out
+    except RedisError as exc:
         log.warning("session check unavailable: %s", exc)
-        return True
+        return None
 
 
-def current_is_valid() -> bool:
-    """Return whether the Flask session is a live sign-in: recorded in Redis and younger than its lifetime."""
+def current_state() -> bool | None:
+    """Return whether the Flask session is a live sign-in (recorded in Redis and younger than its lifetime), or
+    None when it is young enough but Redis cannot say whether it was ended."""
     sid, started = session.get(SID), session.get(SIGNED_IN_AT)
     if not sid or not isinstance(started, int) or time.time() - started > lifetime_seconds():
         return False
     return _alive(redis_client(), sid)
 
 
-def stream_guard(every: float) -> Callable[[], bool]:
-    """Return a check for long streams: True while this request's session is live.
+def stream_guard(every: float, still_active: Callable[[], bool]) -> Callable[[], bool]:
+    """Return a check for long streams: True while this request's session is live and its user still active.
 
-    It asks Redis at most once per `every` seconds and never touches the database (no pinned connection)."""
+    At most once per `every` seconds it asks Redis (an unanswered question ends the stream: fail closed) and then
+    `still_active`, which reads the user from PostgreSQL without keeping the connection."""
     sid, started = session.get(SID), session.get(SIGNED_IN_AT)
     if not sid or not isinstance(started, int):
         return lambda: False
@@ -98,7 +103,8 @@ def stream_guard(every: float) -> Callable[[], bool]:
         if time.time() >= deadline:
             return False
         if time.monotonic() >= state["next"]:
-            state["ok"], state["next"] = _alive(redis, sid), time.monotonic() + every
+            state["ok"] = bool(_alive(redis, sid)) and still_active()
+            state["next"] = time.monotonic() + every
         return state["ok"]
 
     return alive

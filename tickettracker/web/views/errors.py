@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, current_app, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -55,6 +56,10 @@ def register(app: Flask) -> None:
             if name in KEPT_HEADERS:
                 response.headers[name] = value
         return response
+
+    @app.errorhandler(RedisError)
+    def redis_down(exc: RedisError):
+        return service_down(ServiceUnavailable(f"Redis is unreachable: {exc}"))
 
     @app.errorhandler(ServiceUnavailable)
     def service_down(exc: ServiceUnavailable):

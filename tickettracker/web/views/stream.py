@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, session, stream_with_context
 from flask_login import current_user
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from tickettracker.core.config import get_settings
 from tickettracker.store.extensions import db, redis_client
@@ -21,6 +22,7 @@ from tickettracker.sync.events import EVENT_NAME, Hub, latest_id, parse_id, repl
 from tickettracker.sync.schedule import next_runs
 from tickettracker.sync.status import type_status
 from tickettracker.web.auth.sessions import SID, stream_guard
+from tickettracker.web.auth.users import load_principal
 from tickettracker.web.presence import Watch
 from tickettracker.web.stream_slots import ProcessStreams, StreamLimits, StreamRefused, StreamSlot
 
@@ -148,6 +150,19 @@ def _catch_up(client_id: str | None, admin: bool) -> tuple[str, str, list[tuple[
     return snapshot, since, missed, gap or (trimmed and since == client_id)
 
 
+def _still_active(user_id: int) -> Callable[[], bool]:
+    """Return a check that the user still exists and is enabled, read from PostgreSQL (connection returned)."""
+    def check() -> bool:
+        try:
+            return load_principal(user_id) is not None
+        except SQLAlchemyError:
+            return True  # the database is down: the Redis session check still ends revoked sessions
+        finally:
+            db.session.remove()
+
+    return check
+
+
 def _process_streams() -> ProcessStreams:
     return _extension("tt_process_streams", ProcessStreams)
 
@@ -192,7 +207,7 @@ def events() -> Response:
     except RedisError:
         raise ServiceUnavailable("Live updates are unavailable while Redis is unreachable.") from None
     try:
-        alive = stream_guard(HEARTBEAT_SECONDS)
+        alive = stream_guard(HEARTBEAT_SECONDS, _still_active(current_user.id))
         admin = bool(current_user.is_admin)
         watch = Watch(redis_client(), current_user.username)
         db.session.remove()  # the sign-in check's transaction must not pin a pooled connection for the stream's life
