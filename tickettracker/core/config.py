@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable
@@ -87,8 +88,36 @@ def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | N
     return raw.rstrip("/") if parts.scheme.startswith("http") else raw
 
 
+def is_loopback(host: str | None) -> bool:
+    """Return whether a host name or address is this machine's loopback (127.0.0.0/8, ::1, localhost)."""
+    if not host:
+        return False
+    name = host.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _vendor_base_url(env: Mapping[str, str], name: str) -> str | None:
+    """Read a vendor base URL: no userinfo (a viewer sees these URLs in ticket links), https outside demo mode
+    (plain http only for loopback hosts, such as the built-in simulator)."""
+    base = _url(env, name, ("http", "https"))
+    if base is None:
+        return None
+    parts = urlsplit(base)
+    if "@" in parts.netloc:
+        raise ConfigError(f"{name} must not carry a user name or password (put credentials in their own settings), "
+                          f"got {mask_url(base)!r}")
+    if parts.scheme == "http" and not is_loopback(parts.hostname) and not _bool(env, "DEMO_MODE", False):
+        raise ConfigError(f"{name} must start with https:// (plain http only for a local address), got {base!r}")
+    return base
+
+
 def _vendor_url(env: Mapping[str, str], prefix: str, host_suffix: str) -> str | None:
-    base = _url(env, f"{prefix}_BASE_URL", ("http", "https"))
+    base = _vendor_base_url(env, f"{prefix}_BASE_URL")
     if base:
         return base
     domain = _text(env, f"{prefix}_DOMAIN")
@@ -302,7 +331,7 @@ def load_vendor_settings(env: Mapping[str, str]) -> VendorSettings:
         freshservice_workspaces=_csv(env, "FRESHSERVICE_WORKSPACES"),
         freshdesk_url=_vendor_url(env, "FRESHDESK", ".freshdesk.com"),
         freshdesk_api_key=_text(env, "FRESHDESK_API_KEY"),
-        jira_url=_url(env, "JIRA_BASE_URL", ("http", "https")),
+        jira_url=_vendor_base_url(env, "JIRA_BASE_URL"),
         jira_email=_text(env, "JIRA_EMAIL"),
         jira_api_token=_text(env, "JIRA_API_TOKEN"),
         jira_projects=_csv(env, "JIRA_PROJECTS"),

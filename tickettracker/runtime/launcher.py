@@ -11,7 +11,7 @@ from pathlib import Path
 
 from flask_migrate import upgrade
 
-from tickettracker.core.config import ConfigError, load_settings, mask_url
+from tickettracker.core.config import ConfigError, is_loopback, load_settings, mask_url
 from tickettracker.runtime.bootstrap import prepare_instance
 from tickettracker.runtime.embedded import start_postgres, start_redis
 from tickettracker.runtime.limits import OPEN_FILES, raise_open_files
@@ -51,7 +51,8 @@ def _prepare_environment(args: argparse.Namespace) -> tuple[dict[str, str], list
         env.update(simulator.settings_env())
         env["DEMO_MODE"] = "true"
         _say("no vendor credentials configured: DEMO MODE against the built-in vendor simulator")
-    env.setdefault("SESSION_COOKIE_SECURE", "false")
+    if env.get("DEMO_MODE") == "true" and is_loopback(env["HOST"]):
+        env.setdefault("SESSION_COOKIE_SECURE", "false")  # the demo's plain http://127.0.0.1 address
     return env, owned
 
 
