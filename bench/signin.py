@@ -33,7 +33,7 @@ def admin_tokens(app: Any, triggers: int) -> list[str]:
         name = f"bench-admin-{n}"
         create_user(app, name, "admin")
         with app.app_context():
-            tokens.append(create_token_for(name, "bench")[1])
+            tokens.append(create_token_for(name, "bench", scopes=("sync",))[1])
     return tokens
 
 

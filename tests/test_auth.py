@@ -142,7 +142,7 @@ def test_sync_triggers_are_throttled_per_user(app, client):
 
 
 def test_api_tokens_are_hashed_scoped_to_the_api_and_revocable(app, client, viewer_client):
-    page = viewer_client.post("/account/tokens", data={"name": "nightly"})
+    page = viewer_client.post("/account/tokens", data={"name": "nightly", "password": TEST_PASSWORD})
     assert page.status_code == 201
     token = re.search(r'<code id="new-token">([^<]+)</code>', page.get_data(as_text=True)).group(1)
     script = app.test_client()
@@ -165,7 +165,7 @@ def test_api_tokens_are_hashed_scoped_to_the_api_and_revocable(app, client, view
 
 
 def test_an_admin_token_triggers_without_csrf(app, client):
-    result = app.test_cli_runner().invoke(args=["users", "token", "create", "admin"])
+    result = app.test_cli_runner().invoke(args=["users", "token", "create", "admin", "--scope", "sync"])
     token = result.output.strip().splitlines()[-1]
     response = app.test_client().post("/api/jira/sync", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 202

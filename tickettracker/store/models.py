@@ -330,6 +330,9 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # space-separated: read (always), sync (start, cancel, schedule syncs), admin (users, audit trail)
+    scopes: Mapped[str] = mapped_column(Text, nullable=False, default="read", server_default="read")
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AuditEvent(db.Model):

@@ -8,18 +8,9 @@ import click
 from flask.cli import AppGroup
 
 from tickettracker.web.auth import audit
-from tickettracker.web.auth.tokens import create_token_for, revoke_token, user_tokens
-from tickettracker.web.auth.users import (
-    ROLES,
-    UserError,
-    create_user,
-    disable_user,
-    enable_user,
-    find_user,
-    list_users,
-    set_password,
-    set_role,
-)
+from tickettracker.web.auth.accounts import change_password, disable_user, enable_user
+from tickettracker.web.auth.tokens import DEFAULT_DAYS, MAX_DAYS, SCOPES, create_token_for, revoke_token, user_tokens
+from tickettracker.web.auth.users import ROLES, UserError, create_user, find_user, list_users, set_role
 
 users_cli = AppGroup("users", help="Manage who can sign in, their roles and their API tokens.")
 token_cli = AppGroup("token", help="Create, list and revoke API tokens.")
@@ -69,7 +60,7 @@ def set_role_command(username: str, role: str) -> None:
 @users_cli.command("disable")
 @click.argument("username")
 def disable_command(username: str) -> None:
-    """Disable a user: no sign-in, sessions ended (open event streams close), API tokens refused."""
+    """Disable a user: no sign-in, sessions ended (open event streams close), API tokens revoked for good."""
     try:
         user, ended = disable_user(username, "cli")
     except UserError as exc:
@@ -93,14 +84,14 @@ def enable_command(username: str) -> None:
 @click.argument("username")
 @click.option("--generate-password", is_flag=True, help="Make up a random password and print it once.")
 def set_password_command(username: str, generate_password: bool) -> None:
-    """Replace a user's password."""
+    """Replace a user's password; their API tokens are revoked and their sessions end."""
     password = _password(generate_password)
     try:
-        user = set_password(username, password)
+        revoked = change_password(username, password, "cli")
     except UserError as exc:
         raise _fail(exc) from None
-    audit.record("user.password", "cli", user.username)
-    click.echo(f"Password of {user.username} changed." + (f" New password: {password}" if generate_password else ""))
+    click.echo(f"Password of {username} changed; {revoked} API token(s) revoked, sessions ended."
+               + (f" New password: {password}" if generate_password else ""))
 
 
 @users_cli.command("list")
@@ -115,13 +106,18 @@ def list_command() -> None:
 @token_cli.command("create")
 @click.argument("username")
 @click.option("--name", default="cli", show_default=True, help="What the token is for.")
-def token_create_command(username: str, name: str) -> None:
-    """Create an API token for a user and print it once."""
+@click.option("--scope", "scopes", multiple=True, type=click.Choice(SCOPES),
+              help="Besides read: sync (start, cancel, schedule syncs) or admin (users, audit trail). Repeatable.")
+@click.option("--days", default=DEFAULT_DAYS, show_default=True, type=click.IntRange(1, MAX_DAYS),
+              help="Days until the token expires.")
+def token_create_command(username: str, name: str, scopes: tuple[str, ...], days: int) -> None:
+    """Create an API token for a user and print it once (read-only unless given more scopes)."""
     try:
-        row, token = create_token_for(username, name)
+        row, token = create_token_for(username, name, scopes, days)
     except UserError as exc:
         raise _fail(exc) from None
-    audit.record("token.create", "cli", str(row.id), {"user": username, "name": row.name})
+    audit.record("token.create", "cli", str(row.id), {"user": username, "name": row.name, "scopes": row.scopes,
+                                                       "expiresAt": row.expires_at.isoformat()})
     click.echo(f"Token {row.id} ({row.name}) for {username}; shown once, store it now:\n{token}")
 
 
@@ -146,4 +142,5 @@ def token_list_command(username: str) -> None:
     for row in user_tokens(user.id):
         state = "revoked" if row.revoked_at else "active"
         used = row.last_used_at.isoformat(timespec="minutes") if row.last_used_at else "never"
-        click.echo(f"{row.id:>5}  {row.name:<30} {state:<8} last used {used}")
+        expires = row.expires_at.isoformat(timespec="minutes") if row.expires_at else "never"
+        click.echo(f"{row.id:>5}  {row.name:<30} {state:<8} {row.scopes:<16} expires {expires}  last used {used}")

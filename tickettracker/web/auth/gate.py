@@ -14,7 +14,7 @@ from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from tickettracker.store.health import ServiceUnavailable
-from tickettracker.web.auth.policy import SAFE_METHODS, needs_admin, policy_of
+from tickettracker.web.auth.policy import SAFE_METHODS, needs_admin, policy_of, required_scope
 
 API_PREFIX = "/api/"
 
@@ -63,6 +63,10 @@ def check_request() -> Response | None:
         protect_csrf()
     if needs_admin(view, request.method) and not current_user.is_admin:
         raise Forbidden()
+    if current_user.via_token:
+        scope = required_scope(view, request.method)
+        if scope not in current_user.scopes:
+            raise Forbidden(f"This API token lacks the '{scope}' scope; create one with it on the account page.")
     return None
 
 

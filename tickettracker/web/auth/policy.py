@@ -3,6 +3,8 @@
 - `@public`: no sign-in needed (the sign-in page, health, static files). Every other view needs a signed-in user.
 - `@admin_required`: the admin role is needed (403 otherwise).
 - `@self_service`: a state-changing view any signed-in user may call for themselves (sign out, their own tokens).
+- `@token_scope(scope)`: the API token scope a script needs for the view (default: `admin` for admin views, else
+  `read`); see web/auth/tokens.py.
   A state-changing request to a view marked neither admin_required nor self_service is refused (403), so a new
   route is protected by default.
 - `@throttled(limits, key=...)`: Flask-Limiter limits (Redis storage, moving window), counted before the view runs.
@@ -39,6 +41,7 @@ class Policy:
     admin: bool = False
     self_service: bool = False
     audited: str | None = None
+    token_scope: str | None = None
 
 
 def policy_of(view: Callable[..., Any] | None) -> Policy:
@@ -79,6 +82,22 @@ def admin_required(view: F) -> F:
         return view(*args, **kwargs)
 
     return _mark(guarded, admin=True)
+
+
+def token_scope(scope: str) -> Callable[[F], F]:
+    """Name the API token scope this view needs (e.g. "sync" for starting syncs)."""
+    def decorate(view: F) -> F:
+        return _mark(view, token_scope=scope)
+
+    return decorate
+
+
+def required_scope(view: Callable[..., Any] | None, method: str) -> str:
+    """Return the token scope a script needs to call this view with this method."""
+    policy = policy_of(view)
+    if policy.token_scope:
+        return policy.token_scope
+    return "admin" if policy.admin or method not in SAFE_METHODS else "read"
 
 
 def needs_admin(view: Callable[..., Any] | None, method: str) -> bool:

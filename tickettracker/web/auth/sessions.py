@@ -59,15 +59,23 @@ def end(sid: str | None) -> None:
         log.warning("could not end the session in Redis: %s", exc)
 
 
-def end_all(redis: Redis, user_id: int) -> int:
-    """End every session of a user (disabled user); return how many there were, or -1 when Redis is down."""
+def end_all(redis: Redis, user_id: int, keep: str | None = None) -> int:
+    """End every session of a user but `keep` (disabled user, new password); return how many ended, or -1 when
+    Redis is down."""
     try:
         sids = [s.decode() if isinstance(s, bytes) else s for s in redis.smembers(_user_key(user_id))]
-        redis.delete(*(_key(s) for s in sids), _user_key(user_id))
-    except RedisError as exc:  # the account is disabled in PostgreSQL, which every request checks
+        ending = [s for s in sids if s != keep]
+        with redis.pipeline(transaction=True) as pipe:
+            if ending:
+                pipe.delete(*(_key(s) for s in ending))
+                pipe.srem(_user_key(user_id), *ending)
+            if keep is None:
+                pipe.delete(_user_key(user_id))
+            pipe.execute()
+    except RedisError as exc:  # the account change is in PostgreSQL, which every request checks
         log.warning("could not end the sessions of user %s in Redis: %s", user_id, exc)
         return -1
-    return len(sids)
+    return len(ending)
 
 
 def _alive(redis: Redis, sid: str) -> bool | None:

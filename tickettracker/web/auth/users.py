@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from tickettracker.store.extensions import db, redis_client
+from tickettracker.store.extensions import db
 from tickettracker.store.models import User
-from tickettracker.web.auth import audit, sessions
 
 ROLES = ("viewer", "admin")
 MIN_PASSWORD_LENGTH = 12
@@ -30,6 +29,7 @@ class Principal:
     role: str
     active: bool = True
     via_token: bool = False
+    scopes: frozenset[str] = frozenset()  # a token's scopes (web/auth/tokens.py); empty for a browser session
 
     @property
     def is_admin(self) -> bool:
@@ -56,9 +56,9 @@ class Principal:
         return str(self.id)
 
 
-def principal_of(user: User, *, via_token: bool = False) -> Principal:
+def principal_of(user: User, *, via_token: bool = False, scopes: frozenset[str] = frozenset()) -> Principal:
     """Return the snapshot of a user row."""
-    return Principal(user.id, user.username, user.role, user.is_active, via_token)
+    return Principal(user.id, user.username, user.role, user.is_active, via_token, scopes)
 
 
 def _check_role(role: str) -> str:
@@ -116,31 +116,19 @@ def set_active(username: str, active: bool) -> User:
     return user
 
 
-def disable_user(username: str, actor: str | None) -> tuple[User, int]:
-    """Disable a user, end their sessions (open event streams close) and audit it.
-
-    Return the user and how many sessions ended, or -1 when Redis is down (PostgreSQL, which every request checks,
-    has the account disabled regardless)."""
-    user = set_active(username, False)
-    ended = sessions.end_all(redis_client(), user.id)
-    audit.record("user.disable", actor, user.username)
-    return user, ended
-
-
-def enable_user(username: str, actor: str | None) -> User:
-    """Enable a disabled user again and audit it."""
-    user = set_active(username, True)
-    audit.record("user.enable", actor, user.username)
-    return user
-
-
 def set_password(username: str, password: str) -> User:
-    """Replace a user's password."""
+    """Replace a user's password (web/auth/accounts.change_password also ends tokens and other sessions)."""
     user = _existing(username)
     check_password_strength(password)
     user.password_hash = generate_password_hash(password)
     db.session.commit()
     return user
+
+
+def password_matches(user_id: int, password: str) -> bool:
+    """Return whether the password is this (active) user's (asked again before sensitive changes)."""
+    user = db.session.get(User, user_id)
+    return user is not None and user.is_active and check_password_hash(user.password_hash, password)
 
 
 def verify(username: str, password: str) -> User | None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
@@ -13,10 +14,20 @@ from tickettracker.store.extensions import db
 from tickettracker.store.models import User
 from tickettracker.store.queries import valid_id
 from tickettracker.web.auth import audit, signin
-from tickettracker.web.auth.policy import admin_required, public, self_service, throttled
+from tickettracker.web.auth.accounts import change_password, disable_user, enable_user
+from tickettracker.web.auth.policy import admin_required, public, self_service, signed_in_user_key, throttled
+from tickettracker.web.auth.sessions import SID
 from tickettracker.web.auth.signin import BadCredentials, sign_in, sign_out
-from tickettracker.web.auth.tokens import create_token_for, revoke_token, user_tokens
-from tickettracker.web.auth.users import ROLES, UserError, create_user, disable_user, enable_user, list_users, set_role
+from tickettracker.web.auth.tokens import (
+    DEFAULT_DAYS,
+    MAX_DAYS,
+    SCOPES,
+    create_token_for,
+    parse_days,
+    revoke_token,
+    user_tokens,
+)
+from tickettracker.web.auth.users import ROLES, UserError, create_user, list_users, password_matches, set_role
 
 bp = Blueprint("auth", __name__)
 
@@ -68,24 +79,66 @@ def me() -> ResponseReturnValue:
     return jsonify(username=current_user.username, role=current_user.role, viaToken=current_user.via_token)
 
 
-def _account_page(status: int = 200, new_token: str | None = None) -> ResponseReturnValue:
+ACCOUNT_CHANGES = "10 per 15 minutes"  # token creation and password change ask for the password again
+TOO_MANY_CHANGES = "Too many attempts; wait a few minutes and try again."
+
+
+def _account_page(status: int = 200, new_token: str | None = None,
+                  problem: tuple[str, str] | None = None) -> ResponseReturnValue:
     return render_template("pages/account.html", title="Your account", tokens=user_tokens(current_user.id),
-                           new_token=new_token), status
+                           new_token=new_token, scopes=SCOPES, default_days=DEFAULT_DAYS, max_days=MAX_DAYS,
+                           now=datetime.now(timezone.utc), problems=dict([problem] if problem else [])), status
 
 
 @bp.get("/account")
 def account() -> ResponseReturnValue:
-    """Show the signed-in user's API tokens."""
+    """Show the signed-in user's API tokens and the password form."""
     return _account_page()
+
+
+def _scopes_for_role(requested: list[str]) -> list[str]:
+    extra = [s for s in requested if s != "read"]
+    if extra and not current_user.is_admin:
+        raise UserError("only admins may create tokens with the sync or admin scope")
+    return requested
 
 
 @bp.post("/account/tokens")
 @self_service
+@throttled(ACCOUNT_CHANGES, key=signed_in_user_key, message=TOO_MANY_CHANGES)
 def create_token() -> ResponseReturnValue:
-    """Create an API token and show it once."""
-    row, token = create_token_for(current_user.username, request.form.get("name", ""))
-    audit.record("token.create", current_user.username, str(row.id), {"name": row.name})
+    """Create an API token (the password is asked again) and show it once."""
+    if not password_matches(current_user.id, request.form.get("password", "")):
+        return _account_page(422, problem=("token", "The password is wrong; the token was not created."))
+    try:
+        scopes = _scopes_for_role(request.form.getlist("scope"))
+        days = parse_days(request.form.get("days"))
+        row, token = create_token_for(current_user.username, request.form.get("name", ""), scopes, days)
+    except UserError as exc:
+        return _account_page(422, problem=("token", str(exc)))
+    audit.record("token.create", current_user.username, str(row.id),
+                 {"name": row.name, "scopes": row.scopes, "expiresAt": row.expires_at.isoformat()})
     return _account_page(201, token)
+
+
+@bp.post("/account/password")
+@self_service
+@throttled(ACCOUNT_CHANGES, key=signed_in_user_key, message=TOO_MANY_CHANGES)
+def change_password_view() -> ResponseReturnValue:
+    """Change the signed-in user's password: their API tokens are revoked and their other sessions end."""
+    form = request.form
+    if not password_matches(current_user.id, form.get("current_password", "")):
+        return _account_page(422, problem=("password", "The current password is wrong."))
+    if form.get("new_password", "") != form.get("confirm_password", ""):
+        return _account_page(422, problem=("password", "The new passwords do not match."))
+    try:
+        revoked = change_password(current_user.username, form.get("new_password", ""), current_user.username,
+                                  keep_session=session.get(SID))
+    except UserError as exc:
+        return _account_page(422, problem=("password", str(exc).capitalize() + "."))
+    flash("Password changed. Your other sessions have ended"
+          + (f" and {revoked} API token(s) were revoked." if revoked else "."), "info")
+    return redirect(url_for(".account"), 303)
 
 
 @bp.post("/account/tokens/<int:token_id>/revoke", endpoint="revoke_token")

@@ -50,7 +50,8 @@ def register(app: Flask) -> None:
         if exc.response is not None:  # an answer made for this refusal already (a throttled sign-in's form)
             return exc.response
         code = exc.code or 500
-        message = exc.description if code in (400, 401, 429, 503) and exc.description else MESSAGES.get(code, exc.name)
+        own = exc.description and exc.description != type(exc).description  # said by the app, not the default
+        message = exc.description if code in (400, 401, 403, 429, 503) and own else MESSAGES.get(code, exc.name)
         response = make_response(_respond(code, CSRF_MESSAGE if isinstance(exc, CSRFError) else message))
         for name, value in exc.get_headers():
             if name in KEPT_HEADERS:

@@ -15,7 +15,14 @@ from tickettracker.sync import lifecycle, runs
 from tickettracker.sync.changes import change_counts, run_changes
 from tickettracker.sync.schedule import next_runs
 from tickettracker.sync.status import HistoryQuery, history_page, type_status
-from tickettracker.web.auth.policy import admin_required, audited, note, signed_in_user_key, throttled
+from tickettracker.web.auth.policy import (
+    admin_required,
+    audited,
+    note,
+    signed_in_user_key,
+    throttled,
+    token_scope,
+)
 from tickettracker.web.views.actor import current_actor
 
 bp = Blueprint("sync_api", __name__, url_prefix="/api")
@@ -34,6 +41,7 @@ def trigger_url(sync_type: str) -> str:
 @bp.post("/jira/sync", defaults={"sync_type": "JIRA"})
 @bp.post("/sync/at-risk", defaults={"sync_type": AT_RISK})
 @admin_required
+@token_scope("sync")
 @throttled(SYNC_STARTS_PER_USER, key=signed_in_user_key, message=TOO_MANY_STARTS)
 @audited("sync.trigger")
 def trigger(sync_type: str):
@@ -54,6 +62,7 @@ def trigger(sync_type: str):
 
 @bp.post("/sync/all")
 @admin_required
+@token_scope("sync")
 @throttled(SYNC_STARTS_PER_USER, key=signed_in_user_key, message=TOO_MANY_STARTS)
 @audited("sync.trigger")
 def sync_all():
@@ -112,6 +121,7 @@ def sync_job_changes(job_id: str):
 
 @bp.post("/sync/jobs/<job_id>/cancel")
 @admin_required
+@token_scope("sync")
 @audited("sync.cancel")
 def sync_job_cancel(job_id: str):
     """Cancel a queued run, or stop a running one at its next page boundary."""

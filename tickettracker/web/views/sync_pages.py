@@ -20,7 +20,7 @@ from tickettracker.sync.changes import run_changes
 from tickettracker.sync.schedule import next_runs
 from tickettracker.sync.status import HistoryQuery, history_page, type_status
 from tickettracker.web import render_cache
-from tickettracker.web.auth.policy import admin_required, audited, note
+from tickettracker.web.auth.policy import admin_required, audited, note, token_scope
 from tickettracker.web.export import runs_csv
 from tickettracker.web.presence import presence
 from tickettracker.web.views.actor import current_actor
@@ -178,6 +178,7 @@ def schedules_json() -> ResponseReturnValue:
 
 @bp.put("/api/sync/schedules/<sync_type>")
 @admin_required
+@token_scope("sync")
 @audited("schedule.change")
 def put_schedule(sync_type: str) -> ResponseReturnValue:
     """Set a type's schedule from JSON: {"intervalMinutes": 5-10080, "enabled": true|false} (at-risk refresh:
