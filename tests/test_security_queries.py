@@ -84,3 +84,9 @@ def test_a_failed_statement_does_not_poison_the_rest_of_the_request(app_config, 
     assert "Sync status is unavailable" not in body  # the error page's own queries still work
     assert "current transaction is aborted" not in caplog.text
     assert admin.get("/incidents").status_code == 200
+
+
+def test_a_nul_in_a_path_is_a_400(client):
+    for path in ("/api/sync/jobs/%00", "/sync/runs/a%00b", "/api/sync/jobs/x%00/log"):
+        response = client.get(path)
+        assert response.status_code == 400 and "Traceback" not in response.get_data(as_text=True), path

@@ -59,9 +59,12 @@ class IdConverter(IntegerConverter):
 
 
 def refuse_malformed_parameters() -> None:
-    """Answer 400 for query or form values no page can use: NUL characters or absurd lengths.
+    """Answer 400 for path, query or form values no page can use: NUL characters or absurd lengths.
 
     PostgreSQL refuses NUL in text, so such a value would otherwise fail in SQL instead of in validation."""
+    for value in (request.view_args or {}).values():
+        if isinstance(value, str) and ("\x00" in value or len(value) > MAX_PARAMETER_LENGTH):
+            abort(400, "The address has a part no page can use (a NUL character, or far too long).")
     for source in (request.args, request.form if request.mimetype in FORM_TYPES else None):
         if not source:
             continue
