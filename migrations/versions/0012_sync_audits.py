@@ -1,13 +1,13 @@
 """sync_audits: the completeness audit of each source after a sync (cache count against the vendor's count)
 
 Revision ID: 0012_sync_audits
-Revises: 0010_ticket_accounts
+Revises: 0011_token_scopes
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0012_sync_audits'
-down_revision = '0010_ticket_accounts'
+down_revision = '0011_token_scopes'
 branch_labels = None
 depends_on = None
 
