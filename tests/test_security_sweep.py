@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from sqlalchemy import text
 from werkzeug.datastructures import MultiDict
 
@@ -30,6 +31,8 @@ from tickettracker.store.models import User
 from tickettracker.sync import runs
 from tickettracker.web.auth.policy import needs_admin, policy_of
 from tickettracker.web.auth.tokens import create_token_for
+
+pytestmark = pytest.mark.slow  # thousands of requests
 
 SEED = int(os.environ.get("SWEEP_SEED", "20261207"))
 RANDOM_CASES = 10  # random cases per route and method, on top of the fixed hostile path values
@@ -169,7 +172,10 @@ def _open(client, case: Case, csrf: str | None):
 
 def _counts(app) -> dict[str, int]:
     with app.app_context():
-        counts = {t: db.session.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in TABLES}  # noqa: S608
+        tables = db.session.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                                         "AND tablename <> 'alembic_version'")).scalars().all()
+        assert set(TABLES) <= set(tables)
+        counts = {t: db.session.execute(text(f'SELECT count(*) FROM "{t}"')).scalar() for t in tables}  # noqa: S608
         db.session.remove()
     return counts
 
