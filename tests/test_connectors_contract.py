@@ -49,7 +49,6 @@ def test_incremental_read_after_random_changes_matches_truth_cheaply(ctx, sim, s
     overlap_start = cursor_rows()[0][1] - timedelta(seconds=settings.sync_overlap_seconds)
     in_overlap = sum(1 for row in cache_rows(source).values() if row["updated_at"] >= overlap_start)
     vendor = sim.vendor(source)
-    vendor.set_silent_deletes(False)  # deletions that move updated_at; silent ones need a completeness audit
     vendor.mutate(changes, seed=changes)
     vendor.reset_counts()
     outcome = sync(settings, source)
@@ -109,7 +108,6 @@ def test_items_changed_while_the_sync_pages_are_not_lost(ctx, sim, source, kinds
     # without deletions the Jira census is switched off, so only the paging itself can keep items
     settings = make_settings(ctx, jira_census_every=1 if "delete" in kinds else 1000)
     vendor = sim.vendor(source)
-    vendor.set_silent_deletes(False)  # deletions that move updated_at; silent ones need a completeness audit
     early = vendor.mutate_after_requests(2, 10, seed=11, kinds=kinds)
     late = vendor.mutate_after_requests(6, 10, seed=12, kinds=kinds)
     sync(settings, source)  # a first sync reads everything; not `full`, which would add a Jira census

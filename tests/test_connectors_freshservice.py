@@ -57,7 +57,6 @@ def test_tickets_leaving_the_list_mid_pass_hold_the_bookmark_back_until_a_clean_
     sync(settings, "freshservice")
     before = cursor_rows()[0][2]["bookmarks"]
     vendor = sim.vendor("freshservice")
-    vendor.set_silent_deletes(False)  # deletions that move updated_at; silent ones need a completeness audit
     vendor.mutate_after_requests(2, 6, kinds=("delete", "spam"), seed=9)
     vendor.mutate(3, seed=8, kinds=("update",))
     sync(settings, "freshservice")
@@ -145,7 +144,6 @@ def test_spam_arriving_every_run_holds_the_open_bookmark_back_one_round_at_most(
     settings = make_settings(ctx)
     sync(settings, "freshservice")
     vendor = sim.vendor("freshservice")
-    vendor.set_silent_deletes(False)  # deletions that move updated_at; silent ones need a completeness audit
     spam_during_every_open_pass(vendor)
     marks = []
     for run in range(4):
