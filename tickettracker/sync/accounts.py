@@ -17,9 +17,8 @@ from typing import Any, Callable
 
 from sqlalchemy import text
 
-from tickettracker.store import generations
 from tickettracker.store.extensions import db
-from tickettracker.sync.ingest import fence, load_cursor
+from tickettracker.sync.ingest import fenced_write, load_cursor
 
 CLAIM_SQL = text("UPDATE tickets SET account = :a WHERE source = :s AND account = ''")
 HIDE_OTHERS_SQL = text("UPDATE tickets SET is_deleted = true, hidden_reason = 'other_account', synced_at = now() "
@@ -78,21 +77,13 @@ def account_for(source: str, scope: dict[str, Any]) -> str | None:
 def _store(source: str, account: str, watermark: datetime | None, state: dict[str, Any], run_id: str | None, *,
            claim: bool = False, hide_others: bool = False) -> int:
     """Claim unowned rows or hide other accounts' rows, and store the cursor, in one fenced transaction."""
-    try:
-        fence(run_id)
-        changed = 0
+    with fenced_write(source, run_id) as changed:
         if claim:
-            changed = db.session.execute(CLAIM_SQL, {"s": source, "a": account}).rowcount
+            changed.rows = db.session.execute(CLAIM_SQL, {"s": source, "a": account}).rowcount
         if hide_others:
-            changed = db.session.execute(HIDE_OTHERS_SQL, {"s": source, "a": account}).rowcount
+            changed.rows = db.session.execute(HIDE_OTHERS_SQL, {"s": source, "a": account}).rowcount
         db.session.execute(RESET_CURSOR_SQL, {"s": source, "w": watermark, "state": json.dumps(state)})
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    if changed:
-        generations.bump_sources([source])
-    return changed
+    return changed.rows
 
 
 def _describe(binding: dict[str, Any]) -> str:

@@ -20,36 +20,18 @@ from tickettracker.connectors.base import Checkpoint, SyncError
 from tickettracker.store import generations
 from tickettracker.store.extensions import db
 from tickettracker.store.models import SyncAudit
-from tickettracker.sync.ingest import WriteResult
+from tickettracker.sync.census import CensusRun
 
 ASSUMED_PER_MINUTE = 100  # a vendor that publishes no budget (Jira Cloud): the cautious guess the pacer makes too
 LIVE = "NOT is_deleted AND NOT is_spam"
 
 
-class AuditRun(Protocol):
-    """What the audit needs from the running sync."""
+class AuditRun(CensusRun, Protocol):
+    """What the audit needs from the running sync: what the census needs, and the audit's budget and window."""
 
-    full: bool
-    census_every: int
-    counts: Any
-    links: Any
-    account: str
-    run_id: str | None
     audit_share: float
     audit_skip_minutes: int
     interval_minutes: int
-
-    def log(self, level: str, message: str) -> None:
-        """Record a log line."""
-
-    def warn(self, message: str) -> None:
-        """Record a warning for the run's outcome."""
-
-    def progress(self, percent: int | None, message: str) -> None:
-        """Report progress."""
-
-    def add(self, connector: Any, result: WriteResult, fetched: int) -> None:
-        """Fold a write into the run's counts."""
 
 
 class BudgetSpent(Exception):  # noqa: N818 - a signal to stop, like SyncCancelled

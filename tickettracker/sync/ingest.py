@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -169,6 +170,29 @@ class WriteResult:
     changes: dict[str, ChangeSet] = field(default_factory=dict)  # per class, when the page was classified
 
 
+@dataclass
+class Changed:
+    """How many rows a fenced write changed (set by its body); a change bumps the source's data generation."""
+
+    rows: int = 0
+
+
+@contextmanager
+def fenced_write(source: str, run_id: str | None) -> Iterator[Changed]:
+    """One transaction over a source's rows, fenced on run_id: commit at the end, roll back on any error; after the
+    commit, bump the source's data generation when the body reports changed rows."""
+    changed = Changed()
+    try:
+        fence(run_id)
+        yield changed
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    if changed.rows:
+        generations.bump_sources([source])
+
+
 def dedupe(records: Iterable[TicketRecord]) -> list[TicketRecord]:
     """Keep one record per key: the one with the latest updated_at (the later one on ties)."""
     best: dict[tuple[str, str], TicketRecord] = {}
@@ -294,8 +318,7 @@ def write_page(source: str, records: Sequence[TicketRecord], checkpoint: Checkpo
     the classes to the run's tally.
     """
     batch = dedupe(records)
-    try:
-        fence(run_id)
+    with fenced_write(source, run_id) as changed:
         if changes is not None:
             changes = replace(changes, run_id=run_id)
         result = _upsert(batch, account, changes) if batch else WriteResult()
@@ -303,12 +326,7 @@ def write_page(source: str, records: Sequence[TicketRecord], checkpoint: Checkpo
             write_page_links(source, batch, links, account)
         if checkpoint is not None:
             save_cursor(source, checkpoint)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    if result.created or result.updated or result.deleted:
-        generations.bump_sources([source])
+        changed.rows = result.created + result.updated + result.deleted
     return result
 
 
@@ -370,8 +388,7 @@ def mark_hidden(source: str, external_ids: Sequence[str], reason: str, *, accoun
 def _mark(source: str, account: str, external_ids: Sequence[str], reason: str | None,
           checkpoint: Checkpoint | None, run_id: str | None) -> int:
     """Flag live rows as gone with an optional hidden_reason, and store the cursor, in one transaction."""
-    try:
-        fence(run_id)
+    with fenced_write(source, run_id) as changed:
         rows: list[Any] = []
         if external_ids:
             rows = list(db.session.execute(text(
@@ -379,16 +396,10 @@ def _mark(source: str, account: str, external_ids: Sequence[str], reason: str | 
                 "WHERE source = :s AND account = :a AND external_id = ANY(:ids) AND NOT is_deleted "
                 "RETURNING id, is_spam"),
                 {"s": source, "a": account, "ids": list(external_ids), "reason": reason}))
-        changed = len(rows)
+        changed.rows = len(rows)
         gone = sorted(row.id for row in rows if not row.is_spam)
         if reason is None and run_id is not None and gone:  # a deletion the census found is a change of the run
             record_changes(run_id, {"deleted": ChangeSet(len(gone), gone[:IDS_PER_CLASS])})
         if checkpoint is not None:
             save_cursor(source, checkpoint)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    if changed:
-        generations.bump_sources([source])
-    return changed
+    return changed.rows
