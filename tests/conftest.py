@@ -148,7 +148,8 @@ def _with_database(url: str, name: str) -> str:
 
 TABLES = ("sync_logs", "sync_runs", "sync_cursors", "sync_schedules", "tickets", "api_tokens", "users",
           "audit_events", "kpi_snapshots", "sync_audits", "sync_run_changes", "notification_rules",
-          "notification_incidents", "notification_deliveries", "jira_key_aliases")
+          "notification_incidents", "notification_deliveries", "jira_key_aliases",
+          "archived_tickets")
 
 
 @pytest.fixture()

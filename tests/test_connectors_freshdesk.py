@@ -6,8 +6,10 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from sqlalchemy import text
 
 from tickettracker.connectors import ConfigurationError
+from tickettracker.store.extensions import db
 
 from . import simulator_fixtures as fx
 from .simulator_fixtures import (
@@ -72,6 +74,10 @@ def test_archived_tickets_vanish_from_the_api_but_stay_cached_as_last_seen(ctx, 
         assert all(row["status_category"] in ("resolved", "closed") for row in before.values())
         live = {key for key, row in rows.items() if not row["is_deleted"] and not row["is_spam"]}
         assert live == set(vendor.truth()) | archived
+    # the completeness audit confirmed them archived (GET /api/v2/tickets/archived/{id}) and counts without them now
+    recorded = set(db.session.execute(text("SELECT external_id FROM archived_tickets")).scalars())
+    db.session.commit()
+    assert recorded == archived
 
 
 def test_descriptions_custom_statuses_and_raw_codes_are_kept(ctx, sim):

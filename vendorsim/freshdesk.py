@@ -34,6 +34,7 @@ class FreshdeskApp(FreshworksApp):
         route("GET", "/api/v2/tickets", "list_tickets", is_list=True),
         route("GET", "/api/v2/search/tickets", "search_tickets"),
         route("GET", r"/api/v2/tickets/(?P<ticket_id>\d+)", "view_ticket"),
+        route("GET", r"/api/v2/tickets/archived/(?P<ticket_id>\d+)", "view_archived_ticket"),
         route("DELETE", r"/api/v2/tickets/(?P<ticket_id>\d+)", "delete_ticket"),
         route("PUT", r"/api/v2/tickets/(?P<ticket_id>\d+)/restore", "restore_ticket"),
         route("GET", "/api/v2/ticket_fields", "ticket_fields"),

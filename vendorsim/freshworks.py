@@ -257,6 +257,15 @@ class FreshworksApp(VendorApp):
             ticket = self.render(item, includes + ["description"], None)
         return json_response({"ticket": ticket} if self.envelope else ticket)
 
+    def view_archived_ticket(self, request: Request, ticket_id: str) -> Response:
+        """GET /api/v2/tickets/archived/{id} (Freshdesk "View an Archived Ticket"): only archived tickets answer."""
+        item = self.store.get(ticket_id)
+        if item is None or item.state != "archived":
+            return json_response({"code": "not_found", "message": "Record not found"}, 404)
+        with self.store.lock:
+            ticket = self.render(item, ["description"], None)
+        return json_response(ticket)
+
     def delete_ticket(self, request: Request, ticket_id: str) -> Response:
         """DELETE /api/v2/tickets/{id} → 204, the ticket moves to the deleted filter."""
         return Response(status=204) if self.store.set_state(ticket_id, "deleted") else self.not_found()

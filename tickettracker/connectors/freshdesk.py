@@ -40,6 +40,7 @@ class FreshdeskConnector(FreshworksConnectorBase):
 
     status_path = "/api/v2/ticket_fields"
     search_path = "/api/v2/search/tickets"
+    archive_path = "/api/v2/tickets/archived"
     search_envelope = "results"
     source = "freshdesk"
     label = "Freshdesk"

@@ -190,6 +190,7 @@ class FreshworksConnectorBase:
     statuses: dict[int, str]
     status_path: str
     search_path: str
+    archive_path = ""  # where archived tickets answer by id (Freshdesk only)
     search_envelope: str
     config: FreshworksConfig
     warnings: RunWarnings
@@ -222,6 +223,16 @@ class FreshworksConnectorBase:
         data = response.data if response.status == 200 else None
         ticket = data.get("ticket", data) if isinstance(data, dict) else None
         return ticket if isinstance(ticket, dict) and "id" in ticket else None
+
+    def is_archived(self, ticket_id: str) -> bool:
+        """Whether a ticket the list, search and View a Ticket no longer show was archived rather than purged.
+
+        Freshdesk archives closed tickets after a while: they leave the list and search endpoints and answer only at
+        GET /api/v2/tickets/archived/{id}. Freshservice has no archive: never."""
+        if not self.archive_path:
+            return False
+        response = self.client.get(f"{self.archive_path}/{int(ticket_id)}", allow=(403, 404))
+        return response.status == 200
 
     def search(self, query: str, page: int = 1) -> SearchPage:
         """One page of the filter/search endpoint (fw_search.py) for a quoted query."""

@@ -290,6 +290,20 @@ class TicketLink(db.Model):
     )
 
 
+class ArchivedTicket(db.Model):
+    """A Freshdesk ticket the vendor archived: gone from its list and search, still cached as last seen.
+
+    The completeness audit leaves these out of the counts it compares with the vendor's search totals.
+    """
+
+    __tablename__ = "archived_tickets"
+
+    source: Mapped[str] = mapped_column(Text, primary_key=True)
+    account: Mapped[str] = mapped_column(Text, primary_key=True)
+    external_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
 class JiraKeyAlias(db.Model):
     """A key a cached Jira issue had before it moved to another project (Jira keeps old keys resolvable).
 

@@ -6,7 +6,9 @@ count for the same days is split in halves until it holds at most 300 tickets (w
 listed and diffed by id. A single day with more than 300 is split by priority. A ticket the cache holds live but
 the vendor no longer lists is read with GET /api/v2/tickets/{id}: 404 (gone) or deleted/spam takes it out of the
 live lists; a ticket the vendor lists but the cache lacks is read the same way and stored. Tickets created in the
-last AUDIT_SKIP_MINUTES are left alone (search lags behind writes; the next audit sees them).
+last AUDIT_SKIP_MINUTES are left alone (search lags behind writes; the next audit sees them). A Freshdesk ticket that
+answers 404 but GET /api/v2/tickets/archived/{id} was archived, not purged: it stays cached as last seen, is recorded
+in archived_tickets and is left out of the counts from then on.
 """
 
 from __future__ import annotations
@@ -24,12 +26,17 @@ from tickettracker.sync.audit import LIVE, AuditResult, AuditRun, Budget, live_c
 from tickettracker.sync.ingest import mark_deleted, write_page
 
 PRIORITIES = ("1", "2", "3", "4")
+# Live rows the vendor's search can count: archived Freshdesk tickets are never in search.
+NOT_ARCHIVED = ("NOT EXISTS (SELECT 1 FROM archived_tickets x WHERE x.source = tickets.source "
+                "AND x.account = tickets.account AND x.external_id = tickets.external_id)")
 DAY_COUNTS_SQL = text(
     "SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) FROM tickets "  # noqa: S608  # nosec B608
-    f"WHERE source = :s AND account = :a AND {LIVE} AND created_at IS NOT NULL GROUP BY 1")
+    f"WHERE source = :s AND account = :a AND {LIVE} AND {NOT_ARCHIVED} AND created_at IS NOT NULL GROUP BY 1")
 SLICE_ROWS_SQL = text(
     "SELECT external_id, created_at FROM tickets WHERE source = :s AND account = :a "  # noqa: S608  # nosec B608
-    f"AND {LIVE} AND created_at >= :first AND created_at < :after")
+    f"AND {LIVE} AND {NOT_ARCHIVED} AND created_at >= :first AND created_at < :after")
+ARCHIVED_SQL = text("INSERT INTO archived_tickets (source, account, external_id) VALUES (:s, :a, :e) "
+                    "ON CONFLICT DO NOTHING")
 
 
 def audit_freshworks(connector: Any, run: AuditRun, last: Checkpoint, budget: Budget, result: AuditResult) -> None:
@@ -42,8 +49,10 @@ def audit_freshworks(connector: Any, run: AuditRun, last: Checkpoint, budget: Bu
     result.vendor_count = 0
     for first, last_day in slices:
         result.vendor_count += audit.check(first, last_day)
-    result.cache_count = live_count(connector.source, run.account, "created_at < :after",
+    result.cache_count = live_count(connector.source, run.account, f"created_at < :after AND {NOT_ARCHIVED}",
                                     {"after": _start_of(today + timedelta(days=1))})
+    if audit.archived:
+        result.notes.append(f"{audit.archived} tickets archived by the vendor: kept as last seen")
     if audit.unresolved:
         result.status = "differs"
         result.notes.append(f"{audit.unresolved} tickets could not be settled this run")
@@ -59,6 +68,7 @@ class _SliceAudit:
         self.days, self.cutoff = days, cutoff
         self.scope = connector.search_scope()
         self.unresolved = 0
+        self.archived = 0  # Freshdesk tickets found archived (kept as last seen, left out of later counts)
 
     def check(self, first: date, last: date, top: bool = True) -> int:
         """Compare one slice; split or enumerate it when it differs. Return the vendor's total for it."""
@@ -122,6 +132,11 @@ class _SliceAudit:
         """Read one ticket and store what it is now: gone (404), deleted, spam or live."""
         ticket = self.connector.fetch_ticket(ext)
         run, source = self.run, self.connector.source
+        if ticket is None and self.connector.is_archived(ext):
+            db.session.execute(ARCHIVED_SQL, {"s": source, "a": run.account, "e": ext})
+            db.session.commit()
+            self.archived += 1
+            return
         if ticket is None:
             changed = mark_deleted(source, [ext], account=run.account, run_id=run.run_id)
             run.counts.deleted += changed
