@@ -17,6 +17,7 @@ from tests.live import ADMIN, ensure_user, login
 from tests.test_cockpit_views import random_item
 from tickettracker.cockpit.snapshots import take_snapshot
 from tickettracker.core.vocabulary import SyncStatus
+from tickettracker.store import generations
 from tickettracker.store.extensions import db
 from tickettracker.store.models import SyncRun
 
@@ -119,6 +120,7 @@ def test_dashboard_charts_in_light_and_dark(app, live_url):
             db.session.add(SyncRun(id="badc0ffee000", type="Incidents", status=int(SyncStatus.FAILED),
                                    queued_at=now, finished_at=now))
             db.session.commit()
+            generations.bump(generations.RUNS)  # as runs.finish does: the dashboard is cached per generation
         page.evaluate(f"""() => document.dispatchEvent(new CustomEvent('tt:sync-status',
             {{detail: {{jobId: 'badc0ffee000', type: 'Incidents', status: {int(SyncStatus.FAILED)}}}}}))""")
         wait_for(page, "() => document.querySelectorAll('.stale-note').length === 2")
