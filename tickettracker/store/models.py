@@ -317,6 +317,8 @@ class JiraKeyAlias(db.Model):
     external_id: Mapped[str] = mapped_column(Text, nullable=False)
     replaced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
+    __table_args__ = (Index("ix_jira_key_aliases_issue", "account", "external_id"),)  # an issue's old keys
+
 
 class User(db.Model):
     """A person who signs in; role is viewer or admin."""
