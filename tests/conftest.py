@@ -152,6 +152,21 @@ TABLES = ("sync_logs", "sync_runs", "sync_cursors", "sync_schedules", "tickets",
           "archived_tickets")
 
 
+def _dirty_tables(conn: Any) -> list[str]:
+    """The tables of TABLES a test left rows in or drew ids from (TRUNCATE costs the same for an empty table).
+
+    Truncating only these leaves the database as a TRUNCATE of every table would: all empty, every id sequence
+    restarted (a sequence is dirty once drawn from, even if its rows were deleted again).
+    """
+    has_rows = " UNION ALL ".join(f"SELECT '{t}' FROM (SELECT 1 FROM {t} LIMIT 1) AS r" for t in TABLES)  # noqa: S608 - our table names
+    drawn = ("SELECT d.refobjid::regclass::text FROM pg_depend d JOIN pg_sequences s "
+             "ON d.objid = (quote_ident(s.schemaname) || '.' || quote_ident(s.sequencename))::regclass "
+             "WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass "
+             "AND d.deptype IN ('a', 'i') AND s.last_value IS NOT NULL")
+    found = {row[0] for row in conn.exec_driver_sql(f"{has_rows} UNION {drawn}")}
+    return [t for t in TABLES if t in found]
+
+
 @pytest.fixture()
 def app_config(database_url: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
     """The settings every test app starts from (no vendor credentials)."""
@@ -175,7 +190,9 @@ def app(app_config: dict[str, str], database_url: str, redis_url: str):
     with application.app_context():
         db.session.remove()
         with db.engine.begin() as conn:
-            conn.exec_driver_sql(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+            dirty = _dirty_tables(conn)
+            if dirty:
+                conn.exec_driver_sql(f"TRUNCATE {', '.join(dirty)} RESTART IDENTITY CASCADE")
         db.engine.dispose()
     Redis.from_url(redis_url).flushdb()
 
