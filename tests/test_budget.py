@@ -107,8 +107,9 @@ def test_without_an_advertised_budget_the_estimate_uses_the_last_runs_pace_or_sa
 
 
 @pytest.mark.friendly_vendor  # exact request, credit and retry counts
+@pytest.mark.parametrize("sim", [{"sizes": {"freshservice": 10, "freshdesk": 10, "jira": 5}}], indirect=True)
 def test_the_syncs_page_shows_each_vendors_budget_share_and_headroom_and_admins_confirm_a_full_resync(
-        app, sim, client, viewer_client):
+        app, sim, client, viewer_client):  # a few tickets: the page shows the budget whatever the sync's size
     sim.vendor("freshdesk").set_rate_limit(600)
     sim.vendor("freshservice").set_rate_limit(6000)
     with app.app_context():

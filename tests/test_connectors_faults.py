@@ -94,6 +94,7 @@ def test_persistent_server_errors_raise_transient_error_with_the_vendor_named(ct
     assert str(caught.value).startswith("Freshdesk is unavailable: HTTP 500")
 
 
+@pytest.mark.parametrize("sim", [{"sizes": {**fx.SIZES, "jira": 10}}], indirect=True)  # the point is the one wait
 def test_retry_after_is_honoured(ctx, sim):
     settings = make_settings(ctx)
     vendor = sim.vendor("jira")
@@ -117,6 +118,7 @@ def test_a_retry_after_longer_than_allowed_fails_fast_as_transient(ctx, sim):
     assert time.monotonic() - started < 2.0
 
 
+@pytest.mark.parametrize("sim", [{"sizes": {**fx.SIZES, "jira": 15}}], indirect=True)  # still several budget windows
 def test_pacing_keeps_the_sync_within_its_share_of_the_budget(ctx, sim):
     settings = make_settings(ctx, rate_limit_share=0.5, rate_limit_window_seconds=1.0, sync_page_size=20)
     vendor = sim.vendor("jira")
