@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
+from redis import Redis
 
 from tests.factories import make_ticket
 from tests.live import ADMIN, Processes, ensure_user, login
@@ -53,6 +54,7 @@ def _seed(app) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def site(database_url, redis_url, tmp_path_factory):
     """A seeded cache, the web server and a browser for the module."""
+    Redis.from_url(redis_url).flushdb()  # no rendered page or generation left by an earlier module
     folder = tmp_path_factory.mktemp("links")
     (folder / "logs").mkdir()
     env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": "links-" + "k" * 32,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, Route, expect, sync_playwright
+from redis import Redis
 
 from tests.factories import add_tickets
 from tests.live import ADMIN, Processes, ensure_user, login
@@ -36,6 +37,7 @@ def _seed(app) -> None:
 @pytest.fixture(scope="module")
 def site(database_url, redis_url, tmp_path_factory):
     """A seeded cache, one web server (Flask's threaded server) and a browser, for the whole module."""
+    Redis.from_url(redis_url).flushdb()  # no rendered page or generation left by an earlier module
     folder = tmp_path_factory.mktemp("pages")
     (folder / "logs").mkdir()
     env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": "pages-" + "k" * 32,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+from redis import Redis
 from sqlalchemy import select
 
 from tests.live import ADMIN, LiveStack, Processes, answers, ensure_user, login, signed_in_session, wait_until
@@ -136,6 +137,7 @@ def _env(database_url: str, redis_url: str, folder: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def stack(database_url, redis_url, tmp_path_factory):
     """Simulator, worker and gunicorn web for the whole module; a Chromium browser. All stopped, even on errors."""
+    Redis.from_url(redis_url).flushdb()  # no rendered page or generation left by an earlier module
     folder = tmp_path_factory.mktemp("browser")
     (folder / "logs").mkdir()
     sim = VendorSimulator(seed=1, sizes=SIZES).start()

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
+from redis import Redis
 from sqlalchemy import select
 
 from tests.live import (
@@ -91,12 +92,16 @@ def _sync_and_wait(stack: Stack, sync_type: str) -> None:
 @pytest.fixture(scope="module")
 def stack(database_url, redis_url, tmp_path_factory) -> Iterator[Stack]:
     """Simulator, worker and gunicorn for the module, with both types synced once; a Chromium browser."""
+    Redis.from_url(redis_url).flushdb()  # no rendered page or generation left by an earlier module
     folder = tmp_path_factory.mktemp("a11y")
     (folder / "logs").mkdir()
     sim = VendorSimulator(seed=4, sizes=SIZES).start()
     env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": "a11y-" + "k" * 32,
            "INSTANCE_PATH": str(folder / "instance"), "SESSION_COOKIE_SECURE": "false", "DEMO_MODE": "false",
-           "SYNC_PAGE_SIZE": "10", "SYNC_MAX_RETRIES": "0", "LOG_LEVEL": "warning"} | sim.settings_env()
+           "SYNC_PAGE_SIZE": "10", "SYNC_MAX_RETRIES": "0", "LOG_LEVEL": "warning",
+           # the walks open a page a second as one user; a closed page's stream slot is given back at its next
+           # heartbeat (15 s), so the per-user and per-session caps would refuse live updates mid-walk
+           "STREAMS_PER_USER": "500", "STREAMS_PER_SESSION": "500"} | sim.settings_env()
     procs = Processes(env, folder / "logs")
     app = create_app(env)
     try:

@@ -9,6 +9,7 @@ import os
 
 import pytest
 from playwright.sync_api import Page, sync_playwright
+from redis import Redis
 
 from tests.factories import make_ticket
 from tests.live import ADMIN, Processes, ensure_user, login
@@ -60,6 +61,7 @@ def _seed(app) -> list[int]:
 @pytest.fixture(scope="module")
 def site(database_url, redis_url, tmp_path_factory):
     """A cache full of payloads, one web server and a browser, for the whole module."""
+    Redis.from_url(redis_url).flushdb()  # no rendered page or generation left by an earlier module
     folder = tmp_path_factory.mktemp("xss")
     (folder / "logs").mkdir()
     env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": "xss-" + "k" * 32,
