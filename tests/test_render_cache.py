@@ -116,6 +116,35 @@ def test_per_user_content_never_crosses_users_through_the_cache(app, client, red
     assert roles == {b"admin", b"viewer"}
 
 
+def test_a_role_change_reaches_the_next_request_though_each_process_keeps_its_users(app):
+    from tickettracker.web.auth.users import set_role
+
+    viewer = signed_in_client(app, "viewer", "viewer")
+    assert "hx-post=" not in viewer.get("/incidents").get_data(as_text=True)
+    with app.app_context():
+        set_role("viewer", "admin")
+    assert "hx-post=" in viewer.get("/incidents").get_data(as_text=True)
+    with app.app_context():
+        set_role("viewer", "viewer")
+    assert "hx-post=" not in viewer.get("/incidents").get_data(as_text=True)
+
+
+def test_a_user_disabled_behind_the_apps_back_is_refused_within_the_principal_max_age(app, monkeypatch):
+    from sqlalchemy import text
+
+    from tickettracker.store.extensions import db
+    from tickettracker.web.auth import users
+
+    monkeypatch.setattr(users, "PRINCIPAL_MAX_AGE", 0.3)
+    viewer = signed_in_client(app, "viewer", "viewer")
+    assert viewer.get("/incidents").status_code == 200
+    with app.app_context():  # raw SQL: no ORM event, no generation bump, the Redis session untouched
+        db.session.execute(text("UPDATE users SET is_active = false WHERE username = 'viewer'"))
+        db.session.commit()
+    time.sleep(0.4)
+    assert viewer.get("/incidents").status_code == 302
+
+
 def test_etag_answers_304_until_the_data_changes(app, client):
     with app.app_context():
         write_page("freshdesk", [record(1)], None)

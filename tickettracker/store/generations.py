@@ -1,6 +1,11 @@
-"""Data generations: one counter per data set (Incidents, JIRA, runs) in Redis, bumped after every commit that
-changes what a page shows. Rendered pages are cached under the generations they were rendered from
-(web/render_cache.py), so a bump makes every older rendering unreachable at once.
+"""Data generations: one counter per data set (Incidents, JIRA, runs, users) in Redis, bumped after every commit
+that changes what a page shows. Rendered pages are cached under the generations they were rendered from
+(web/render_cache.py), so a bump makes every older rendering unreachable at once; the users generation does the same
+for the signed-in users each web process keeps (web/auth/users.py).
+
+A signed-in page request reads every generation once, in the same round trip as its session check
+(`remember_for_request`), and uses those figures throughout (`for_request`): they are read before any data is, so a
+page rendered from newer data than its generation says is re-rendered at the next bump, never the other way round.
 
 A bump that cannot reach Redis is logged and skipped: the cached renderings then age out by their TTL
 (RENDER_CACHE_TTL_SECONDS), and while Redis is down nothing is served from the cache anyway.
@@ -11,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 
-from flask import current_app, has_app_context
+from flask import current_app, g, has_app_context, has_request_context, request
 from redis import Redis
 from redis.exceptions import RedisError
 
@@ -19,9 +24,11 @@ from tickettracker.core.vocabulary import SYNC_TYPES
 
 log = logging.getLogger(__name__)
 
-INCIDENTS, JIRA, RUNS = "Incidents", "JIRA", "runs"
-DATA_SETS = (INCIDENTS, JIRA, RUNS)
+INCIDENTS, JIRA, RUNS, USERS = "Incidents", "JIRA", "runs", "users"
+DATA_SETS = (INCIDENTS, JIRA, RUNS, USERS)
 KEY = "tt:gen:{}"
+KEYS = tuple(KEY.format(name) for name in DATA_SETS)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _BY_SOURCE = {source: sync_type for sync_type, sources in SYNC_TYPES.items() if sync_type in (INCIDENTS, JIRA)
               for source in sources}
 
@@ -64,3 +71,28 @@ def current(redis: Redis, data_sets: Sequence[str]) -> tuple[int, ...]:
     """Return the generations of the data sets (0 for one never bumped); raises RedisError when Redis is down."""
     values = redis.mget([KEY.format(name) for name in data_sets])
     return tuple(int(value or 0) for value in values)
+
+
+def remember_for_request(values: Sequence[bytes | str | None]) -> None:
+    """Keep the generations read with MGET of KEYS (in the session check's round trip) for this read-only request."""
+    if has_request_context() and request.method in SAFE_METHODS:
+        g.tt_generations = {name: int(value or 0) for name, value in zip(DATA_SETS, values, strict=True)}
+
+
+def for_request(redis: Redis, data_sets: Sequence[str]) -> tuple[int, ...]:
+    """Return the generations of the data sets as this request saw them first (one read per read-only request; a
+    request that may write reads them afresh each time). Raises RedisError when Redis is down."""
+    if not has_request_context() or request.method not in SAFE_METHODS:
+        return current(redis, data_sets)
+    known = g.get("tt_generations")
+    if known is None:
+        known = g.tt_generations = dict(zip(DATA_SETS, current(redis, DATA_SETS), strict=True))
+    return tuple(known[name] for name in data_sets)
+
+
+def for_request_known(name: str) -> int | None:
+    """Return the generation of one data set if this request read it already, else None."""
+    if not has_request_context():
+        return None
+    known = g.get("tt_generations")
+    return None if known is None else known[name]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, Request, g, request
 from flask_login import AnonymousUserMixin, LoginManager, current_user
 
+from tickettracker.store import generations
 from tickettracker.web.auth import audit, gate, policy, sessions
 from tickettracker.web.auth.policy import SAFE_METHODS
 from tickettracker.web.auth.tokens import principal_for_token
@@ -33,7 +34,7 @@ def _load_from_session(user_id: str) -> Principal | None:
     if state is None and (request.method not in SAFE_METHODS or request.path == STREAM_PATH):
         g.tt_session_unchecked = True  # the gate answers 503 (and keeps the cookie: the session may be fine)
         return None
-    return load_principal(user_id)
+    return load_principal(user_id, generations.for_request_known(generations.USERS))
 
 
 def _load_from_bearer(req: Request) -> Principal | None:

@@ -11,6 +11,7 @@ from flask import current_app, session
 from redis import Redis
 from redis.exceptions import RedisError
 
+from tickettracker.store import generations
 from tickettracker.store.extensions import redis_client
 from tickettracker.store.health import ServiceUnavailable
 
@@ -78,13 +79,32 @@ def end_all(redis: Redis, user_id: int, keep: str | None = None) -> int:
     return len(ending)
 
 
-def _alive(redis: Redis, sid: str) -> bool | None:
-    """Return whether Redis knows the session, or None when Redis cannot be asked."""
+def _alive(redis: Redis, sid: str) -> tuple[bool | None, int | None]:
+    """Return whether Redis knows the session (None when Redis cannot be asked) and the users generation."""
     try:
-        return bool(redis.exists(_key(sid)))
+        with redis.pipeline(transaction=False) as pipe:
+            pipe.exists(_key(sid))
+            pipe.get(generations.KEY.format(generations.USERS))
+            alive, users = pipe.execute()
+    except RedisError as exc:
+        log.warning("session check unavailable: %s", exc)
+        return None, None
+    return bool(alive), int(users or 0)
+
+
+def _alive_with_generations(redis: Redis, sid: str) -> bool | None:
+    """_alive, with the data generations read in the same round trip for the rest of a read-only request
+    (store/generations.py)."""
+    try:
+        with redis.pipeline(transaction=False) as pipe:
+            pipe.exists(_key(sid))
+            pipe.mget(generations.KEYS)
+            alive, values = pipe.execute()
     except RedisError as exc:
         log.warning("session check unavailable: %s", exc)
         return None
+    generations.remember_for_request(values)
+    return bool(alive)
 
 
 def current_state() -> bool | None:
@@ -93,14 +113,15 @@ def current_state() -> bool | None:
     sid, started = session.get(SID), session.get(SIGNED_IN_AT)
     if not sid or not isinstance(started, int) or time.time() - started > lifetime_seconds():
         return False
-    return _alive(redis_client(), sid)
+    return _alive_with_generations(redis_client(), sid)
 
 
-def stream_guard(every: float, still_active: Callable[[], bool]) -> Callable[[], bool]:
+def stream_guard(every: float, still_active: Callable[[int | None], bool]) -> Callable[[], bool]:
     """Return a check for long streams: True while this request's session is live and its user still active.
 
     At most once per `every` seconds it asks Redis (an unanswered question ends the stream: fail closed) and then
-    `still_active`, which reads the user from PostgreSQL without keeping the connection."""
+    `still_active(users generation)`, which loads the user (web/auth/users.py: from PostgreSQL unless this process
+    loaded them under that generation moments ago) without keeping a database connection."""
     sid, started = session.get(SID), session.get(SIGNED_IN_AT)
     if not sid or not isinstance(started, int):
         return lambda: False
@@ -111,7 +132,8 @@ def stream_guard(every: float, still_active: Callable[[], bool]) -> Callable[[],
         if time.time() >= deadline:
             return False
         if time.monotonic() >= state["next"]:
-            state["ok"] = bool(_alive(redis, sid)) and still_active()
+            known, users = _alive(redis, sid)
+            state["ok"] = bool(known) and still_active(users)
             state["next"] = time.monotonic() + every
         return state["ok"]
 

@@ -1,16 +1,31 @@
-"""Users: create, change role, enable or disable, and check a password (scrypt hashes via werkzeug)."""
+"""Users: create, change role, enable or disable, and check a password (scrypt hashes via werkzeug).
+
+Each web process keeps the signed-in users it has loaded (as Principals) while the users generation in Redis stays
+and for at most PRINCIPAL_MAX_AGE seconds: any commit that adds, changes or removes a user row through the ORM bumps
+that generation, so a new role or a disabled account applies to the next request in every process. (Disabling a user
+or changing a password also ends their sessions in Redis, which every request checks.)
+"""
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
+from itertools import chain
+from typing import Any
 
-from sqlalchemy import func, select
+from flask import current_app
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from tickettracker.store import generations
 from tickettracker.store.extensions import db
 from tickettracker.store.models import User
 
 ROLES = ("viewer", "admin")
+PRINCIPAL_MAX_AGE = 5.0  # seconds a web process reuses a loaded user (also bounds a change made outside the ORM)
+PRINCIPALS_KEPT = 10_000
 MIN_PASSWORD_LENGTH = 12
 # Checked when the username is unknown, so a miss costs the same time as a wrong password.
 _DUMMY_HASH = generate_password_hash("not-a-real-password-only-for-timing")
@@ -142,15 +157,62 @@ def verify(username: str, password: str) -> User | None:
     return user
 
 
-def load_principal(user_id: str | int) -> Principal | None:
-    """Return the active user with this id as a Principal, or None."""
+def load_principal(user_id: str | int, generation: int | None = None) -> Principal | None:
+    """Return the active user with this id as a Principal, or None. With the users generation this request read,
+    a Principal this process loaded under the same generation less than PRINCIPAL_MAX_AGE seconds ago is reused;
+    while one caller reloads an aged one, the others keep using it (no burst of identical queries)."""
     try:
-        user = db.session.get(User, int(user_id))
+        key = int(user_id)
     except (TypeError, ValueError):
         return None
-    if user is None or not user.is_active:
+    if generation is None:
+        return _load(key)
+    known: dict[int, tuple[int, float, Principal]] = current_app.extensions.setdefault("tt_principals", {})
+    found = known.get(key)
+    if found is not None and found[0] == generation:
+        if time.monotonic() - found[1] < PRINCIPAL_MAX_AGE:
+            return found[2]
+        lock = current_app.extensions.setdefault("tt_principal_locks", {}).setdefault(key, threading.Lock())
+        if not lock.acquire(blocking=False):
+            return found[2]  # another request is reloading this user
+        try:
+            return _remember(known, key, generation)
+        finally:
+            lock.release()
+    return _remember(known, key, generation)
+
+
+def _load(user_id: int) -> Principal | None:
+    user = db.session.get(User, user_id)
+    return principal_of(user) if user is not None and user.is_active else None
+
+
+def _remember(known: dict[int, tuple[int, float, Principal]], user_id: int, generation: int) -> Principal | None:
+    principal = _load(user_id)
+    if principal is None:
+        known.pop(user_id, None)
         return None
-    return principal_of(user)
+    if len(known) >= PRINCIPALS_KEPT:
+        known.clear()
+    known[user_id] = (generation, time.monotonic(), principal)
+    return principal
+
+
+@event.listens_for(Session, "after_flush")
+def _note_user_changes(session: Session, _context: Any) -> None:
+    if any(isinstance(item, User) for item in chain(session.new, session.dirty, session.deleted)):
+        session.info["tt_users_changed"] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _bump_users_generation(session: Session) -> None:
+    if session.info.pop("tt_users_changed", False):
+        generations.bump(generations.USERS)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_user_changes(session: Session) -> None:
+    session.info.pop("tt_users_changed", None)
 
 
 def list_users() -> list[User]:

@@ -150,11 +150,12 @@ def _catch_up(client_id: str | None, admin: bool) -> tuple[str, str, list[tuple[
     return snapshot, since, missed, gap or (trimmed and since == client_id)
 
 
-def _still_active(user_id: int) -> Callable[[], bool]:
-    """Return a check that the user still exists and is enabled, read from PostgreSQL (connection returned)."""
-    def check() -> bool:
+def _still_active(user_id: int) -> Callable[[int | None], bool]:
+    """Return a check that the user still exists and is enabled under a users generation, read from PostgreSQL
+    unless this process loaded the user under that generation moments ago (connection returned)."""
+    def check(generation: int | None) -> bool:
         try:
-            return load_principal(user_id) is not None
+            return load_principal(user_id, generation) is not None
         except SQLAlchemyError:
             return True  # the database is down: the Redis session check still ends revoked sessions
         finally:
