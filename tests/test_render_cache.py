@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import threading
 import time
 from dataclasses import replace
@@ -114,6 +115,20 @@ def test_per_user_content_never_crosses_users_through_the_cache(app, client, red
             assert ">admin<" not in viewer_text and ">viewer<" not in other_text
     roles = {key.split(b":")[3] for key in cache_entries(redis_url)}
     assert roles == {b"admin", b"viewer"}
+
+
+def test_the_shell_fills_in_each_users_own_name_escaped_and_leaves_no_stand_in(app, client):
+    eve = signed_in_client(app, "<i>eve</i>&co", "viewer")
+    viewer = signed_in_client(app, "viewer", "viewer")
+    for path, headers in [("/incidents", {}), ("/", {})]:
+        for _ in range(2):  # the second answer comes from the process's shell, not from a template
+            text = eve.get(path, headers=headers).get_data(as_text=True)
+            assert "&lt;i&gt;eve&lt;/i&gt;&amp;co" in text and "<i>eve</i>" not in text, path
+            assert ">viewer<" not in text
+            viewer_text = viewer.get(path, headers=headers).get_data(as_text=True)
+            assert ">viewer<" in viewer_text and "eve</i>" not in viewer_text and "eve</i>" not in html.unescape(viewer_text)
+            for page in (text, viewer_text, client.get(path).get_data(as_text=True)):
+                assert render_cache._STAND_IN not in page
 
 
 def test_a_role_change_reaches_the_next_request_though_each_process_keeps_its_users(app):

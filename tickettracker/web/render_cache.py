@@ -3,26 +3,31 @@ generations of the data sets it shows). A sync commit bumps a generation (store/
 renders afresh and every older entry is unreachable; entries also expire after RENDER_CACHE_TTL_SECONDS and the
 oldest are evicted beyond RENDER_CACHE_MAX_MB.
 
-Only the shared part of a page is cached. Per-user bits (the CSRF token, the user menu, the sync bar) are rendered
-around it on every request by the `shell`, so nothing personal crosses users. The first request after a bump takes
-a short lock and renders; concurrent requests for the same key wait for its result instead of rendering too. The
-ETag is derived from the key (and, for a page with a shell, from the user's session), so If-None-Match gets a 304
-without rendering anything. When Redis cannot be reached the page renders uncached, and the cache is not tried
-again for a few seconds.
+Only the shared part of a page is cached. Per-user bits (the CSRF token, the user menu, the sync bar) come from the
+page's `Shell`: each web process renders a shell once per (template, role, path, runs generation) and at most every
+SHELL_MAX_AGE seconds, with stand-ins where the user's name, the CSRF token and the cached body go, and fills them in
+for each request (the name escaped), so nothing personal crosses users and a hit renders no template. The first
+request after a bump takes a short lock and renders; concurrent requests for the same key wait for its result instead
+of rendering too. The ETag is derived from the key (and, for a page with a shell, from the user's session), so
+If-None-Match gets a 304 without rendering anything. When Redis cannot be reached the page renders uncached, and the
+cache is not tried again for a few seconds.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
+import secrets
+import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
-from flask import Response, current_app, request, session
+from flask import Response, current_app, render_template, request, session
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from redis import Redis
 from redis.exceptions import RedisError
 
@@ -38,6 +43,14 @@ WAIT_SECONDS = 5.0  # how long a waiter polls for the renderer's result before r
 POLL_SECONDS = 0.005
 RETRY_AFTER_FAILURE = 5.0  # seconds without the cache after Redis failed
 CONTROL = "private, no-cache"  # the browser may keep the page but must revalidate it (ETag -> 304)
+LOCAL_MAX_AGE = 5.0  # seconds a process keeps its copy of an entry it read from Redis (at most the entry's TTL)
+LOCAL_MAX_BYTES = 32 * 1024 * 1024
+SHELL_MAX_AGE = 1.0  # seconds a process reuses a rendered shell (its sync bar may be this much older)
+SHELLS_KEPT = 1_000
+# Stand-ins for what a shell leaves open, unguessable (new in every process), so no page text can look like one.
+_STAND_IN = secrets.token_hex(12)
+CSRF_SLOT, USER_SLOT, BODY_SLOT = (f"tt{_STAND_IN}{what}" for what in ("csrf", "user", "body"))
+_SLOTS = re.compile(f"({CSRF_SLOT}|{USER_SLOT}|{BODY_SLOT})")
 
 # Store one entry and keep the cache within its byte budget, atomically: forget expired entries, replace an older
 # value of the same key, then evict the oldest entries until the new one fits.
@@ -68,6 +81,17 @@ redis.call('HSET', sizes, key, size)
 redis.call('INCRBY', total, size)
 return 1
 """
+
+
+@dataclass(frozen=True)
+class Shell:
+    """The per-user page around a cached body: a template (which shows `body`) and its other, shared, arguments."""
+
+    template: str
+    context: dict[str, object] = field(default_factory=dict)
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.template, tuple(sorted((k, repr(v)) for k, v in self.context.items())))
 
 
 @dataclass(frozen=True)
@@ -117,7 +141,7 @@ def _current_key(redis: Redis | None, name: str, data_sets: Sequence[str]) -> st
     if redis is None:
         return None
     try:
-        return cache_key(name, data_sets, generations.current(redis, data_sets))
+        return cache_key(name, data_sets, generations.for_request(redis, data_sets))
     except RedisError as error:
         _Breaker.trip(error)
         return None
@@ -152,6 +176,56 @@ def _fill(redis: Redis, key: str, render: Callable[[], Fragment]) -> Fragment:
         redis.delete(lock)
 
 
+class _Local:
+    """The entries this process read from Redis lately, until their TTL there ends and for at most LOCAL_MAX_AGE
+    seconds, within LOCAL_MAX_BYTES (a key names its generations, so a copy can never show older data than Redis)."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, tuple[float, str]] = {}
+        self.size = 0
+
+    def get(self, key: str) -> str | None:
+        found = self.items.get(key)
+        if found is None:
+            return None
+        if time.monotonic() >= found[0]:
+            self.items.pop(key, None)
+            self.size -= len(found[1])
+            return None
+        return found[1]
+
+    def put(self, key: str, html: str, ttl_ms: int) -> None:
+        if ttl_ms <= 0 or len(html) > LOCAL_MAX_BYTES:
+            return
+        if self.size + len(html) > LOCAL_MAX_BYTES:
+            self.items.clear()
+            self.size = 0
+        old = self.items.pop(key, None)
+        self.size += len(html) - (len(old[1]) if old else 0)
+        self.items[key] = (time.monotonic() + min(ttl_ms / 1000, LOCAL_MAX_AGE), html)
+
+
+def _local() -> _Local:
+    return current_app.extensions.setdefault("tt_render_local", _Local())
+
+
+def _get(redis: Redis, key: str) -> str | None:
+    """The entry from this process's copies, else from Redis (then copied)."""
+    local = _local()
+    html = local.get(key)
+    if html is not None:
+        return html
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.get(key)
+        pipe.pttl(key)
+        found, ttl_ms = pipe.execute()
+    if found is None:
+        return None
+    html = found.decode()
+    local.put(key, html, ttl_ms)
+    return html
+
+
 def cached(name: str, data_sets: Sequence[str], render: Callable[[], Fragment],
            key: str | None = None) -> Fragment:
     """Return the fragment for this request from the cache, or render it once (others wait) and store it."""
@@ -160,9 +234,9 @@ def cached(name: str, data_sets: Sequence[str], render: Callable[[], Fragment],
     if redis is None or key is None:
         return render()
     try:
-        found = redis.get(key)
+        found = _get(redis, key)
         if found is not None:
-            return Fragment(found.decode())
+            return Fragment(found)
         return _fill(redis, key, render)
     except RedisError as error:
         _Breaker.trip(error)
@@ -181,21 +255,71 @@ def _etag(key: str, personal: bool) -> str:
     return hashlib.sha256(f"{key}|{who}".encode()).hexdigest()[:27]
 
 
+def _shell_parts(shell: Shell) -> list[str]:
+    """The shell rendered for this role and path, split at its stand-ins (reused per process, see SHELL_MAX_AGE).
+
+    One request renders a shell that is due while the others keep using the one it replaces (same runs generation);
+    a shell of a new generation that nobody has yet is waited for, not rendered by every request at once."""
+    redis = _redis()
+    try:
+        runs = generations.for_request(redis, (generations.RUNS,)) if redis is not None else None
+    except RedisError as error:
+        _Breaker.trip(error)
+        runs = None
+    if runs is None:
+        return _render_shell(shell)
+    key = (shell._key(), _role(), request.path, runs)
+    shells = current_app.extensions.setdefault("tt_render_shells", {})
+    found = shells.get(key)
+    if found is not None and time.monotonic() - found[0] < SHELL_MAX_AGE:
+        return found[1]
+    lock = current_app.extensions.setdefault("tt_render_shell_locks", {}).setdefault(key, threading.Lock())
+    if found is not None and not lock.acquire(blocking=False):
+        return found[1]  # another request is rendering its successor
+    if found is None:
+        lock.acquire()
+    try:
+        again = shells.get(key)
+        if again is not None and again is not found and time.monotonic() - again[0] < SHELL_MAX_AGE:
+            return again[1]
+        parts = _render_shell(shell)
+        if len(shells) >= SHELLS_KEPT:
+            shells.clear()
+            current_app.extensions["tt_render_shell_locks"] = {key: lock}
+        shells[key] = (time.monotonic(), parts)
+        return parts
+    finally:
+        lock.release()
+
+
+def _render_shell(shell: Shell) -> list[str]:
+    stand_in = replace(current_user._get_current_object(), username=USER_SLOT)
+    html = render_template(shell.template, body=Markup(BODY_SLOT), csrf_token=lambda: CSRF_SLOT,  # noqa: S704  # nosec B704
+                           current_user=stand_in, **shell.context)
+    return _SLOTS.split(html)
+
+
+def _in_shell(shell: Shell, body: str) -> str:
+    """The page: this user's shell with the body, their name and their CSRF token in place."""
+    values = {CSRF_SLOT: generate_csrf(), USER_SLOT: str(escape(current_user.username)), BODY_SLOT: body}
+    return "".join([values.get(part, part) for part in _shell_parts(shell)])
+
+
 def respond(name: str, data_sets: Sequence[str], render: Callable[[], Fragment], *,
-            around: Callable[[Markup], str] | None = None, mimetype: str = "text/html",
+            shell: Shell | None = None, mimetype: str = "text/html",
             headers: dict[str, str] | None = None) -> Response:
-    """Answer a GET from the render cache: 304 when If-None-Match matches, else the fragment (inside the per-user
-    shell `around` renders, when given) with its ETag. Uncached (no ETag) when Redis is down."""
+    """Answer a GET from the render cache: 304 when If-None-Match matches, else the fragment (inside the signed-in
+    user's `shell`, when given) with its ETag. Uncached (no ETag) when Redis is down."""
     redis = _redis()
     key = _current_key(redis, name, data_sets)
-    etag = _etag(key, around is not None) if key else None
+    etag = _etag(key, shell is not None) if key else None
     extra = dict(headers or {})
     if etag:
         extra.update({"ETag": f'W/"{etag}"', "Cache-Control": CONTROL})
         if request.if_none_match.contains_weak(etag):
             return Response(status=304, headers=extra)
     fragment = cached(name, data_sets, render, key)
-    body = around(Markup(fragment.html)) if around else fragment.html  # noqa: S704 - our own templates rendered it  # nosec B704
+    body = _in_shell(shell, fragment.html) if shell else fragment.html
     return Response(body, status=fragment.status, mimetype=mimetype, headers=extra)
 
 
@@ -206,7 +330,7 @@ def memo(name: str, data_sets: Sequence[str], compute: Callable[[], object], max
     if redis is None:
         return compute()
     try:
-        generation = generations.current(redis, data_sets)
+        generation = generations.for_request(redis, data_sets)
     except RedisError as error:
         _Breaker.trip(error)
         return compute()

@@ -45,10 +45,9 @@ def dashboard():
     """Render the dashboard, or only its body when htmx asks for it (both from the render cache)."""
     if wants_fragment():
         return render_cache.respond("dashboard-body", DATA_SETS, _body, headers=VARY)
-    return render_cache.respond("dashboard-page", DATA_SETS, _page, headers=VARY,
-                                around=lambda body: render_template("pages/dashboard.html", body=body,
-                                                                   title="Governance cockpit",
-                                                                   demo_mode=get_settings().demo_mode))
+    shell = render_cache.Shell("pages/dashboard.html", {"title": "Governance cockpit",
+                                                        "demo_mode": get_settings().demo_mode})
+    return render_cache.respond("dashboard-page", DATA_SETS, _page, shell=shell, headers=VARY)
 
 
 def _context() -> dict[str, Any]:

@@ -46,11 +46,9 @@ def tracker(view: str) -> ResponseReturnValue:
     if wants_fragment():
         part = "rows" if request.args.get("cursor") else "table"
         return render_cache.respond(f"tracker-{part}", data_sets, lambda: _tracker_fragment(view), headers=vary)
-    return render_cache.respond("tracker-page", data_sets, lambda: _tracker_body(view),
-                                around=lambda body: render_template("pages/tracker.html", body=body, title=TITLES[view],
-                                                                   sync_buttons=(SYNC_TYPE[view],),
-                                                                   demo_mode=get_settings().demo_mode),
-                                headers=vary)
+    shell = render_cache.Shell("pages/tracker.html", {"title": TITLES[view], "sync_buttons": (SYNC_TYPE[view],),
+                                                      "demo_mode": get_settings().demo_mode})
+    return render_cache.respond("tracker-page", data_sets, lambda: _tracker_body(view), shell=shell, headers=vary)
 
 
 def _tracker_context(view: str) -> dict[str, Any]:
