@@ -1,8 +1,8 @@
 """Who has the app open: one entry per open event stream in a Redis sorted set shared by every web process.
 
-Each member is "<username>\\x1f<stream id>", scored with the time it expires; a stream refreshes its entry on every
-heartbeat and removes it when it closes. An entry whose process died without closing its stream expires by itself:
-readers drop every member whose score has passed."""
+Each member is "<username>\\x1f<stream id>", scored with the time it expires; the process's stream keeper refreshes
+it every heartbeat and the stream removes it when it closes. An entry whose process died without closing its
+stream expires by itself: readers drop every member whose score has passed."""
 
 from __future__ import annotations
 

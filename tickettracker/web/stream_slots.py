@@ -1,10 +1,10 @@
 """Caps on open event streams: per user and per session (counted in Redis), and per web process (counted here).
 
 One account, or one stolen cookie, must not take every connection a web process can hold. Each open stream holds
-a slot in two Redis sorted sets (the user's and the session's), scored by when the slot lapses; the stream renews
-it on every heartbeat and gives it back when the connection closes, and a slot whose process died lapses by
-itself. The per-process count caps what one process accepts in all, below its connection pool, so page requests
-still get through."""
+a slot in two Redis sorted sets (the user's and the session's), scored by when the slot lapses; the process's
+stream keeper (web/stream_keeper.py) renews it every heartbeat, the stream gives it back when the connection
+closes, and a slot whose process died lapses by itself. The per-process count caps what one process accepts in all,
+below its connection pool, so page requests still get through."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from redis import Redis
 from redis.exceptions import RedisError
 
-SLOT_SECONDS = 60  # a slot not renewed for this long lapses (the stream renews it every heartbeat)
+SLOT_SECONDS = 60  # a slot not renewed for this long lapses (the stream keeper renews it every heartbeat)
 
 
 class StreamRefused(Exception):
@@ -70,7 +70,6 @@ class StreamSlot:
 
     def __init__(self, redis: Redis, user_id: int, sid: str) -> None:
         self.redis, self.keys, self.member = redis, (_user_key(user_id), _session_key(sid)), secrets.token_hex(8)
-        self.renewed_at = time.monotonic()
 
     def take(self, limits: StreamLimits) -> None:
         """Hold a slot, or raise StreamRefused (429) when the user or the session holds its maximum already.
@@ -92,21 +91,6 @@ class StreamSlot:
             who, cap = over
             raise StreamRefused(429, f"Too many live-update connections for this {who} (at most {cap}); close "
                                      "some tabs, or wait for closed ones to be noticed.", SLOT_SECONDS // 2)
-
-    def renew(self) -> None:
-        """Keep the slot for another SLOT_SECONDS (cheap to call often: it writes at most every SLOT_SECONDS / 4)."""
-        if time.monotonic() - self.renewed_at < SLOT_SECONDS / 4:
-            return
-        self.renewed_at = time.monotonic()
-        until = time.time() + SLOT_SECONDS
-        try:
-            with self.redis.pipeline(transaction=False) as pipe:
-                for key in self.keys:
-                    pipe.zadd(key, {self.member: until}, xx=True)
-                    pipe.expire(key, SLOT_SECONDS)
-                pipe.execute()
-        except RedisError:
-            pass  # the heartbeat's session check ends the stream when Redis stays away
 
     def give_back(self) -> None:
         """Free the slot (the connection closed)."""

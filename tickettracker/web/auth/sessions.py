@@ -21,7 +21,8 @@ SID = "sid"
 SIGNED_IN_AT = "signed_in_at"
 
 
-def _key(sid: str) -> str:
+def session_key(sid: str) -> str:
+    """Return the Redis key that records a live session."""
     return f"tickettracker:session:{sid}"
 
 
@@ -41,7 +42,7 @@ def start(user_id: int) -> None:
     session.permanent = True
     try:
         with redis_client().pipeline(transaction=True) as pipe:
-            pipe.set(_key(sid), user_id, ex=ttl)
+            pipe.set(session_key(sid), user_id, ex=ttl)
             pipe.sadd(_user_key(user_id), sid)
             pipe.expire(_user_key(user_id), ttl)
             pipe.execute()
@@ -55,7 +56,7 @@ def end(sid: str | None) -> None:
     if not sid:
         return
     try:
-        redis_client().delete(_key(sid))
+        redis_client().delete(session_key(sid))
     except RedisError as exc:
         log.warning("could not end the session in Redis: %s", exc)
 
@@ -68,7 +69,7 @@ def end_all(redis: Redis, user_id: int, keep: str | None = None) -> int:
         ending = [s for s in sids if s != keep]
         with redis.pipeline(transaction=True) as pipe:
             if ending:
-                pipe.delete(*(_key(s) for s in ending))
+                pipe.delete(*(session_key(s) for s in ending))
                 pipe.srem(_user_key(user_id), *ending)
             if keep is None:
                 pipe.delete(_user_key(user_id))
@@ -79,25 +80,12 @@ def end_all(redis: Redis, user_id: int, keep: str | None = None) -> int:
     return len(ending)
 
 
-def _alive(redis: Redis, sid: str) -> tuple[bool | None, int | None]:
-    """Return whether Redis knows the session (None when Redis cannot be asked) and the users generation."""
-    try:
-        with redis.pipeline(transaction=False) as pipe:
-            pipe.exists(_key(sid))
-            pipe.get(generations.KEY.format(generations.USERS))
-            alive, users = pipe.execute()
-    except RedisError as exc:
-        log.warning("session check unavailable: %s", exc)
-        return None, None
-    return bool(alive), int(users or 0)
-
-
 def _alive_with_generations(redis: Redis, sid: str) -> bool | None:
     """_alive, with the data generations read in the same round trip for the rest of a read-only request
     (store/generations.py)."""
     try:
         with redis.pipeline(transaction=False) as pipe:
-            pipe.exists(_key(sid))
+            pipe.exists(session_key(sid))
             pipe.mget(generations.KEYS)
             alive, values = pipe.execute()
     except RedisError as exc:
@@ -116,25 +104,11 @@ def current_state() -> bool | None:
     return _alive_with_generations(redis_client(), sid)
 
 
-def stream_guard(every: float, still_active: Callable[[int | None], bool]) -> Callable[[], bool]:
-    """Return a check for long streams: True while this request's session is live and its user still active.
-
-    At most once per `every` seconds it asks Redis (an unanswered question ends the stream: fail closed) and then
-    `still_active(users generation)`, which loads the user (web/auth/users.py: from PostgreSQL unless this process
-    loaded them under that generation moments ago) without keeping a database connection."""
-    sid, started = session.get(SID), session.get(SIGNED_IN_AT)
-    if not sid or not isinstance(started, int):
+def stream_deadline() -> Callable[[], bool]:
+    """Return a check for long streams: True until this request's sign-in reaches the end of its lifetime. (Whether
+    the session was ended or the user disabled meanwhile, web/stream_keeper.py checks for every stream at once.)"""
+    started = session.get(SIGNED_IN_AT)
+    if not session.get(SID) or not isinstance(started, int):
         return lambda: False
-    redis, deadline = redis_client(), started + lifetime_seconds()
-    state = {"ok": True, "next": time.monotonic() + every}
-
-    def alive() -> bool:
-        if time.time() >= deadline:
-            return False
-        if time.monotonic() >= state["next"]:
-            known, users = _alive(redis, sid)
-            state["ok"] = bool(known) and still_active(users)
-            state["next"] = time.monotonic() + every
-        return state["ok"]
-
-    return alive
+    deadline = started + lifetime_seconds()
+    return lambda: time.time() < deadline

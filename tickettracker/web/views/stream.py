@@ -21,9 +21,10 @@ from tickettracker.store.health import ServiceUnavailable
 from tickettracker.sync.events import EVENT_NAME, Hub, latest_id, parse_id, replay, sse_frame
 from tickettracker.sync.schedule import next_runs
 from tickettracker.sync.status import type_status
-from tickettracker.web.auth.sessions import SID, stream_guard
+from tickettracker.web.auth.sessions import SID, stream_deadline
 from tickettracker.web.auth.users import load_principal
 from tickettracker.web.presence import Watch
+from tickettracker.web.stream_keeper import KeptStream, StreamKeeper
 from tickettracker.web.stream_slots import ProcessStreams, StreamLimits, StreamRefused, StreamSlot
 
 bp = Blueprint("stream", __name__)
@@ -33,6 +34,7 @@ RETRY_MS = 3000
 REPLAY_WINDOW_MS = 15 * 60 * 1000  # an older Last-Event-ID gets a resync instead of a long replay
 SIGNED_OUT = sse_frame("{}", event="signed-out")  # the session ended: the page goes to the sign-in form
 SNAPSHOT_SECONDS = 1.0
+WAKE = object()  # put in a stream's queue by the keeper: look at your state now
 
 
 class FrameCache:
@@ -150,18 +152,19 @@ def _catch_up(client_id: str | None, admin: bool) -> tuple[str, str, list[tuple[
     return snapshot, since, missed, gap or (trimmed and since == client_id)
 
 
-def _still_active(user_id: int) -> Callable[[int | None], bool]:
-    """Return a check that the user still exists and is enabled under a users generation, read from PostgreSQL
-    unless this process loaded the user under that generation moments ago (connection returned)."""
-    def check(generation: int | None) -> bool:
-        try:
-            return load_principal(user_id, generation) is not None
-        except SQLAlchemyError:
-            return True  # the database is down: the Redis session check still ends revoked sessions
-        finally:
-            db.session.remove()
+def _user_active(user_id: int, generation: int | None) -> bool:
+    """Return whether the user still exists and is enabled under a users generation, read from PostgreSQL unless
+    this process loaded the user under that generation moments ago (the keeper returns the connection)."""
+    try:
+        return load_principal(user_id, generation) is not None
+    except SQLAlchemyError:
+        return True  # the database is down: the Redis session check still ends revoked sessions
 
-    return check
+
+def keeper() -> StreamKeeper:
+    """Return this process's stream keeper (renews and checks every open stream once per heartbeat)."""
+    return _extension("tt_stream_keeper", lambda: StreamKeeper(current_app._get_current_object(), redis_client(),
+                                                                _user_active, lambda: HEARTBEAT_SECONDS))
 
 
 def _process_streams() -> ProcessStreams:
@@ -208,11 +211,13 @@ def events() -> Response:
     except RedisError:
         raise ServiceUnavailable("Live updates are unavailable while Redis is unreachable.") from None
     try:
-        alive = stream_guard(HEARTBEAT_SECONDS, _still_active(current_user.id))
+        deadline = stream_deadline()
         admin = bool(current_user.is_admin)
         watch = Watch(redis_client(), current_user.username)
         db.session.remove()  # the sign-in check's transaction must not pin a pooled connection for the stream's life
         subscription = hub().subscribe()
+        kept = KeptStream(slot.keys, slot.member, watch.member, session.get(SID) or "", current_user.id,
+                          wake=lambda: _wake(subscription))
     except BaseException:
         release()
         raise
@@ -226,19 +231,28 @@ def events() -> Response:
     finally:
         db.session.remove()
     high = parse_id(missed[-1][0]) if missed else parse_id(start)
-    response = Response(stream_with_context(_stream(subscription, snapshot, rendered, high, gap, alive, admin,
-                                                    watch, slot.renew)),
+    response = Response(stream_with_context(_stream(subscription, snapshot, rendered, high, gap, deadline, admin,
+                                                    watch, kept)),
                         mimetype="text/event-stream",
                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     response.call_on_close(release)
     return response
 
 
+def _wake(subscription: queue.Queue) -> None:
+    """Wake a stream waiting for events, so it sees at once that it must end."""
+    try:
+        subscription.put_nowait(WAKE)
+    except queue.Full:
+        pass  # a flooded stream looks at its state after the event it is writing
+
+
 def _stream(subscription: queue.Queue, snapshot: str, missed: str, high: tuple[int, int], gap: bool,
-            alive: Callable[[], bool], admin: bool, watch: Watch, renew: Callable[[], None]) -> Iterator[str]:
-    beaten = time.monotonic()
+            deadline: Callable[[], bool], admin: bool, watch: Watch, kept: KeptStream) -> Iterator[str]:
+    streams = keeper()
     try:
         watch.beat()
+        streams.add(kept)
         yield f"retry: {RETRY_MS}\n: connected\n\n"
         yield snapshot
         if gap:
@@ -246,21 +260,21 @@ def _stream(subscription: queue.Queue, snapshot: str, missed: str, high: tuple[i
         if missed:
             yield missed
         while True:
-            renew()
-            if not alive():  # checked in Redis at most once per heartbeat, never with a database connection
+            if kept.ended or not deadline():  # the keeper checks sessions and users once per heartbeat
                 yield SIGNED_OUT
                 return
-            if time.monotonic() - beaten >= HEARTBEAT_SECONDS:
-                watch.beat()
-                beaten = time.monotonic()
             try:
-                event_id, payload = subscription.get(timeout=HEARTBEAT_SECONDS)
+                item = subscription.get(timeout=HEARTBEAT_SECONDS)
             except queue.Empty:
                 yield ": keepalive\n\n"
                 continue
+            if item is WAKE:
+                continue
+            event_id, payload = item
             if parse_id(event_id) > high:
                 high = parse_id(event_id)
                 yield frames_for(event_id, payload, admin)
     finally:
+        streams.remove(kept)
         watch.leave()
         hub().unsubscribe(subscription)
