@@ -6,6 +6,7 @@ import json
 import logging
 import queue
 import threading
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -87,29 +88,61 @@ def latest_id(redis: Redis) -> str:
     return _decode(last)[0][0] if last else "0-0"
 
 
+class Subscription:
+    """What one open stream receives: items in arrival order and a flag that wakes its reader.
+
+    Cheaper than a queue.Queue per stream (no condition variable and mutex per put and get): a fan-out to thousands
+    of streams is one append and one set per stream."""
+
+    MAX_WAITING = 1000  # items a stream that stopped reading may have waiting; later ones are dropped
+
+    def __init__(self) -> None:
+        self.items: deque[Any] = deque()
+        self.flag = threading.Event()
+
+    def put(self, item: Any) -> bool:
+        """Hand the reader an item; False (dropped) when it has MAX_WAITING waiting already."""
+        if len(self.items) >= self.MAX_WAITING:
+            return False
+        self.items.append(item)
+        self.flag.set()
+        return True
+
+    def get(self, timeout: float) -> Any:
+        """Return the next item, waiting at most `timeout` seconds; raise queue.Empty when none came."""
+        while True:
+            if self.items:
+                return self.items.popleft()
+            self.flag.clear()
+            if self.items:  # put between the check and the clear
+                continue
+            if not self.flag.wait(timeout):
+                raise queue.Empty
+
+
 class Hub:
-    """One blocking XREAD per process, fanned out to in-memory subscriber queues."""
+    """One blocking XREAD per process, fanned out to in-memory subscriptions."""
 
     def __init__(self, redis_url: str, block_ms: int = 15000) -> None:
         self.redis_url, self.block_ms = redis_url, block_ms
-        self.subscribers: set[queue.Queue[tuple[str, dict[str, Any]]]] = set()
+        self.subscribers: set[Subscription] = set()
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
 
-    def subscribe(self) -> queue.Queue[tuple[str, dict[str, Any]]]:
-        """Return a new queue that receives every event from now on."""
-        q: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue(maxsize=1000)
+    def subscribe(self) -> Subscription:
+        """Return a new subscription that receives every event from now on."""
+        subscription = Subscription()
         with self.lock:
-            self.subscribers.add(q)
+            self.subscribers.add(subscription)
             if self.thread is None or not self.thread.is_alive():
                 self.thread = threading.Thread(target=self._run, name="sse-hub", daemon=True)
                 self.thread.start()
-        return q
+        return subscription
 
-    def unsubscribe(self, q: queue.Queue[tuple[str, dict[str, Any]]]) -> None:
-        """Stop delivering to q."""
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Stop delivering to the subscription."""
         with self.lock:
-            self.subscribers.discard(q)
+            self.subscribers.discard(subscription)
 
     def count(self) -> int:
         """Return the number of open subscriptions in this process."""
@@ -135,11 +168,10 @@ class Hub:
     def _fan_out(self, event_id: str, payload: dict[str, Any]) -> None:
         with self.lock:
             targets = list(self.subscribers)
-        for q in targets:
-            try:
-                q.put_nowait((event_id, payload))
-            except queue.Full:
-                log.warning("dropping an event for a slow event-stream client")
+        item = (event_id, payload)
+        dropped = sum(not subscription.put(item) for subscription in targets)
+        if dropped:
+            log.warning("dropping an event for %d slow event-stream client(s)", dropped)
 
 
 def sse_frame(data: str, *, event: str | None = None, event_id: str | None = None) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tickettracker.core.config import get_settings
 from tickettracker.store.extensions import db, redis_client
 from tickettracker.store.health import ServiceUnavailable
-from tickettracker.sync.events import EVENT_NAME, Hub, latest_id, parse_id, replay, sse_frame
+from tickettracker.sync.events import EVENT_NAME, Hub, Subscription, latest_id, parse_id, replay, sse_frame
 from tickettracker.sync.schedule import next_runs
 from tickettracker.sync.status import type_status
 from tickettracker.web.auth.sessions import SID, stream_deadline
@@ -239,15 +239,13 @@ def events() -> Response:
     return response
 
 
-def _wake(subscription: queue.Queue) -> None:
-    """Wake a stream waiting for events, so it sees at once that it must end."""
-    try:
-        subscription.put_nowait(WAKE)
-    except queue.Full:
-        pass  # a flooded stream looks at its state after the event it is writing
+def _wake(subscription: Subscription) -> None:
+    """Wake a stream waiting for events, so it sees at once that it must end (a flooded stream looks at its state
+    after the event it is writing)."""
+    subscription.put(WAKE)
 
 
-def _stream(subscription: queue.Queue, snapshot: str, missed: str, high: tuple[int, int], gap: bool,
+def _stream(subscription: Subscription, snapshot: str, missed: str, high: tuple[int, int], gap: bool,
             deadline: Callable[[], bool], admin: bool, watch: Watch, kept: KeptStream) -> Iterator[str]:
     streams = keeper()
     try:
