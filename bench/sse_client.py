@@ -1,97 +1,130 @@
-"""The client half of bench/sse.py: hold many /events streams on raw asyncio sockets and time every event.
+"""The client half of bench/sse.py: hold many /events streams on raw non-blocking sockets and time every event.
 
     python bench/sse_client.py URL COUNT [CONNECTS_PER_SECOND]     (BENCH_COOKIE: the signed-in Cookie header)
 
 Prints one JSON line once COUNT streams got their snapshot, then waits for a line on stdin and prints the figures.
+
+While events flow the client only stamps and keeps what each socket delivers (one epoll wake, one recv, one
+append per delivery); it decodes the chunks and parses the frames after STOP. An event's arrival is the moment the
+recv that completed its frame returned, so the figures are the server's fan-out, not this client's parsing.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
+import selectors
+import socket
 import sys
 import time
 
 COOKIE = os.environ.get("BENCH_COOKIE", "")
+SNAPSHOT = b"event: snapshot"
 
 
-class Dechunker:
-    """Incremental decoder of an HTTP/1.1 chunked body."""
+class Stream:
+    """One held stream: its socket and every (arrival time, bytes) it received after the response head."""
 
-    def __init__(self) -> None:
-        self.raw = b""
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.head, self.received = sock, b"", []
+        self.snapshot = False
+        self.open = True
 
-    def feed(self, data: bytes) -> str:
-        """Add bytes; return the text of every complete chunk so far."""
-        self.raw += data
-        out = []
-        while b"\r\n" in self.raw:
-            head, _, rest = self.raw.partition(b"\r\n")
+
+def connect(host: str, port: int) -> Stream:
+    """Open one /events stream (the request is sent; the answer is read by the select loop)."""
+    sock = socket.create_connection((host, port), timeout=30)
+    sock.sendall(f"GET /events HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\nCookie: {COOKIE}\r\n\r\n"
+                 .encode())
+    sock.setblocking(False)
+    return Stream(sock)
+
+
+def receive(stream: Stream) -> bool:
+    """Read what the socket has; return False when the server closed it."""
+    try:
+        data = stream.sock.recv(262144)
+    except BlockingIOError:
+        return True
+    except OSError:
+        data = b""
+    if not data:
+        stream.open = False
+        return False
+    now = time.time()
+    if not stream.snapshot:
+        stream.head += data
+        if SNAPSHOT in stream.head:
+            stream.snapshot = True
+            stream.received.append((now, stream.head.split(b"\r\n\r\n", 1)[1]))
+            stream.head = b""
+        return True
+    stream.received.append((now, data))
+    return True
+
+
+def frames(stream: Stream) -> list[tuple[float, str]]:
+    """Decode the stream's chunked body and return (arrival time, frame text) per complete frame."""
+    raw, text, out = b"", "", []
+    for arrived, data in stream.received:
+        raw += data
+        while b"\r\n" in raw:
+            head, _, rest = raw.partition(b"\r\n")
             size = int(head.split(b";")[0], 16)
             if len(rest) < size + 2:
                 break
-            out.append(rest[:size])
-            self.raw = rest[size + 2:]
-        return b"".join(out).decode()
+            text += rest[:size].decode()
+            raw = rest[size + 2:]
+        while "\n\n" in text:
+            frame, text = text.split("\n\n", 1)
+            out.append((arrived, frame))
+    return out
 
 
-class Tally:
-    """What the client saw across all its streams."""
-
-    def __init__(self) -> None:
-        self.connected = 0
-        self.open = 0
-        self.latencies: dict[str, list[float]] = {}
-        self.per_stream: list[int] = []
-
-
-async def one_stream(host: str, port: int, tally: Tally, index: int) -> None:
-    """Hold one /events stream, recording when the snapshot and each event arrive."""
-    reader, writer = await asyncio.open_connection(host, port)
-    writer.write(f"GET /events HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\nCookie: {COOKIE}\r\n\r\n"
-                 .encode())
-    await reader.readuntil(b"\r\n\r\n")
-    tally.open += 1
-    decoder, buffer, seen = Dechunker(), "", False
-    try:
-        while data := await reader.read(65536):
-            buffer += decoder.feed(data)
-            while "\n\n" in buffer:
-                frame, buffer = buffer.split("\n\n", 1)
-                if "event: snapshot" in frame and not seen:
-                    seen, tally.connected = True, tally.connected + 1
-                elif "event: SyncStatusUpdated" in frame:
-                    payload = json.loads(frame.split("data: ", 1)[1])
-                    phase = tally.latencies.setdefault(payload.get("phase", "all"), [])
-                    phase.append(time.time() - payload["sentAt"])
-                    tally.per_stream[index] += 1
-    finally:
-        tally.open -= 1
-        writer.close()
+def figures(streams: list[Stream]) -> dict[str, object]:
+    """Publish-to-client latency per phase, streams still open, and the fewest events any stream got."""
+    latencies: dict[str, list[float]] = {}
+    per_stream = []
+    for stream in streams:
+        count = 0
+        for arrived, frame in frames(stream):
+            if "event: SyncStatusUpdated" in frame:
+                payload = json.loads(frame.split("data: ", 1)[1])
+                latencies.setdefault(payload.get("phase", "all"), []).append(arrived - payload["sentAt"])
+                count += 1
+        per_stream.append(count)
+    return {"held": sum(s.open for s in streams), "latencies": latencies, "min_events": min(per_stream or [0])}
 
 
-async def client_main(url: str, count: int, rate: float = 1000.0) -> None:
-    """Open count streams in batches (about `rate` a second), report READY, wait for STOP on stdin, report the
-    figures."""
+def main(url: str, count: int, rate: float = 1000.0) -> None:
+    """Open count streams (about `rate` a second), report READY, keep receiving until STOP on stdin, report."""
     host, port = url.split("//")[1].split(":")
-    tally, started = Tally(), time.monotonic()
-    tally.per_stream = [0] * count
-    tasks = []
-    for index in range(count):
-        tasks.append(asyncio.create_task(one_stream(host, int(port), tally, index)))
-        if index % 50 == 49:
-            await asyncio.sleep(50 / rate)
-    while tally.connected < count and time.monotonic() - started < 120 + count / rate:
-        await asyncio.sleep(0.1)
-    print(json.dumps({"ready": tally.connected, "seconds": round(time.monotonic() - started, 2)}), flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-    print(json.dumps({"held": tally.open, "latencies": tally.latencies, "min_events": min(tally.per_stream)}),
-          flush=True)
-    for task in tasks:
-        task.cancel()
-
+    selector = selectors.DefaultSelector()
+    selector.register(sys.stdin, selectors.EVENT_READ, None)
+    streams: list[Stream] = []
+    started, ready_sent, stop = time.monotonic(), False, False
+    while not stop:
+        due = min(count, int((time.monotonic() - started) * rate) + 1)
+        while len(streams) < due:
+            stream = connect(host, int(port))
+            selector.register(stream.sock, selectors.EVENT_READ, stream)
+            streams.append(stream)
+        for key, _ in selector.select(timeout=0.05):
+            if key.data is None:
+                sys.stdin.readline()
+                stop = True
+            elif not receive(key.data):
+                selector.unregister(key.fileobj)
+        if not ready_sent:
+            connected = sum(s.snapshot for s in streams)
+            waited = time.monotonic() - started
+            if connected == count or waited > 120 + count / rate:
+                print(json.dumps({"ready": connected, "seconds": round(waited, 2)}), flush=True)
+                ready_sent = True
+    print(json.dumps(figures(streams)), flush=True)
+    for stream in streams:
+        stream.sock.close()
 
 
 if __name__ == "__main__":
-    asyncio.run(client_main(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]) if len(sys.argv) > 3 else 1000.0))
+    main(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]) if len(sys.argv) > 3 else 1000.0)

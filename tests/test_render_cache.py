@@ -126,7 +126,7 @@ def test_the_shell_fills_in_each_users_own_name_escaped_and_leaves_no_stand_in(a
             assert "&lt;i&gt;eve&lt;/i&gt;&amp;co" in text and "<i>eve</i>" not in text, path
             assert ">viewer<" not in text
             viewer_text = viewer.get(path, headers=headers).get_data(as_text=True)
-            assert ">viewer<" in viewer_text and "eve</i>" not in viewer_text and "eve</i>" not in html.unescape(viewer_text)
+            assert ">viewer<" in viewer_text and "eve</i>" not in html.unescape(viewer_text)
             for page in (text, viewer_text, client.get(path).get_data(as_text=True)):
                 assert render_cache._STAND_IN not in page
 
