@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import queue
 import threading
 
 import pytest
 
 from tickettracker.core.vocabulary import SyncStatus
 from tickettracker.store.extensions import redis_client
-from tickettracker.sync.events import parse_id, publish, replay
+from tickettracker.sync.events import Subscription, parse_id, publish, replay
 
 
 def _publish_many(app, count: int) -> list[str]:
@@ -113,3 +114,15 @@ def test_a_run_state_published_late_never_replaces_a_newer_one(app):
         shown = [(e["status"], e["version"]) for _, e in replay(redis, "0-0")[0]]
     assert cancelling.version < ended.version
     assert shown == [(int(SyncStatus.RUNNING), started_version), (int(SyncStatus.CANCELLED), ended.version)]
+
+
+def test_a_subscription_hands_a_stream_everything_waiting_in_one_go_and_drops_beyond_its_cap(monkeypatch):
+    subscription = Subscription()
+    assert all(subscription.put(n) for n in range(3))
+    assert subscription.get_all(timeout=1) == [0, 1, 2]
+    with pytest.raises(queue.Empty):
+        subscription.get_all(timeout=0.05)
+    threading.Timer(0.05, subscription.put, args=("late",)).start()
+    assert subscription.get_all(timeout=5) == ["late"]  # a waiting reader is woken
+    monkeypatch.setattr(Subscription, "MAX_WAITING", 2)
+    assert [subscription.put(n) for n in range(3)] == [True, True, False]

@@ -108,11 +108,12 @@ class Subscription:
         self.flag.set()
         return True
 
-    def get(self, timeout: float) -> Any:
-        """Return the next item, waiting at most `timeout` seconds; raise queue.Empty when none came."""
+    def get_all(self, timeout: float) -> list[Any]:
+        """Return every waiting item (at least one), waiting at most `timeout` seconds for the first; raise
+        queue.Empty when none came."""
         while True:
             if self.items:
-                return self.items.popleft()
+                return [self.items.popleft() for _ in range(len(self.items))]
             self.flag.clear()
             if self.items:  # put between the check and the clear
                 continue

@@ -262,16 +262,17 @@ def _stream(subscription: Subscription, snapshot: str, missed: str, high: tuple[
                 yield SIGNED_OUT
                 return
             try:
-                item = subscription.get(timeout=HEARTBEAT_SECONDS)
+                items = subscription.get_all(timeout=HEARTBEAT_SECONDS)
             except queue.Empty:
                 yield ": keepalive\n\n"
                 continue
-            if item is WAKE:
-                continue
-            event_id, payload = item
-            if parse_id(event_id) > high:
-                high = parse_id(event_id)
-                yield frames_for(event_id, payload, admin)
+            frames = []
+            for item in items:
+                if item is not WAKE and parse_id(item[0]) > high:
+                    high = parse_id(item[0])
+                    frames.append(frames_for(item[0], item[1], admin))
+            if frames:  # events that came while this stream waited for the CPU go out in one write
+                yield "".join(frames)
     finally:
         streams.remove(kept)
         watch.leave()
