@@ -64,7 +64,9 @@ def base_env(database_url: str, redis_url: str, instance: Path) -> dict[str, str
     return {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SECRET_KEY": "bench-" + "k" * 32,
             "INSTANCE_PATH": str(instance), "SESSION_COOKIE_SECURE": "false", "LOG_LEVEL": "warning",
             "DEMO_MODE": "false", "SYNC_INTERVAL_INCIDENTS_MINUTES": "0", "SYNC_INTERVAL_JIRA_MINUTES": "0",
-            "FRESHSERVICE_DOMAIN": "", "FRESHDESK_DOMAIN": ""}
+            "FRESHSERVICE_DOMAIN": "", "FRESHDESK_DOMAIN": "",
+            # measurement 7 holds every stream as one benchmark user in one session, up to the process's cap
+            "STREAMS_PER_USER": "100000", "STREAMS_PER_SESSION": "100000"}
 
 
 def make_app(env: dict[str, str]) -> Any:

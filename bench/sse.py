@@ -107,24 +107,33 @@ def start_web(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError(f"gunicorn did not answer; see {log}")
 
 
+PAGE_TIMEOUT = 30.0  # seconds a page request may take before it counts as timed out (with this figure)
+
+
 def get(host: str, port: int, path: str) -> float:
-    """GET a path on a new connection; return the seconds it took (fail on a non-200)."""
+    """GET a path on a new connection; return the seconds it took, PAGE_TIMEOUT when it timed out (fail on a
+    non-200)."""
     started = time.perf_counter()
-    conn = http.client.HTTPConnection(host, port, timeout=30)
-    conn.request("GET", path, headers={"Cookie": COOKIE} if COOKIE else {})
-    response = conn.getresponse()
-    response.read()
-    conn.close()
+    conn = http.client.HTTPConnection(host, port, timeout=PAGE_TIMEOUT)
+    try:
+        conn.request("GET", path, headers={"Cookie": COOKIE} if COOKIE else {})
+        response = conn.getresponse()
+        response.read()
+    except TimeoutError:
+        return PAGE_TIMEOUT
+    finally:
+        conn.close()
     if response.status != 200:
         raise RuntimeError(f"GET {path} answered {response.status}")
     return time.perf_counter() - started
 
 
 def page_latency(url: str, count: int) -> dict[str, float]:
-    """Return p50/p99 (ms) of count sequential GET /incidents."""
+    """Return p50/p99 (ms) of count sequential GET /incidents, and how many timed out."""
     host, port = url.split("//")[1].split(":")
-    samples = [get(host, int(port), "/incidents") * 1000 for _ in range(count)]
-    return {"p50": percentile(samples, 0.5), "p99": percentile(samples, 0.99)}
+    samples = [get(host, int(port), "/incidents") for _ in range(count)]
+    return {"p50": percentile(samples, 0.5) * 1000, "p99": percentile(samples, 0.99) * 1000,
+            "timeouts": sum(s >= PAGE_TIMEOUT for s in samples)}
 
 
 def rss_kib(pid: int) -> int:
