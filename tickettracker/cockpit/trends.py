@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal_column, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, literal_column, not_, or_, select, union_all
 
 from tickettracker.cockpit.scope import (
     FW_OPEN,
@@ -49,16 +49,47 @@ def daily_history(section: str, filters: CockpitFilters, now: datetime, days: in
     start, end = day_bounds(today - timedelta(days=days - 1), today)
     created = _per_day(Ticket.created_at, scope, start, end, created=func.count(), opened=count_if(placeable))
     resolved = _per_day(Ticket.resolved_at, scope, start, end, resolved=func.count())
-    closing = _per_day(_closed_at(), [*scope, closed], start, end, closed=func.count())
-    backlog = db.session.scalar(select(func.count()).where(
-        *scope, placeable, Ticket.created_at < start, or_(not_(closed), _closed_at() >= start)))
+    closing = _closing_per_day(scope, closed, start, end)
+    backlog = _backlog_before(scope, open_categories, closed, start)
     rows = []
     for offset in range(days):
         day = start + timedelta(days=offset)
-        backlog += created.get(day, {}).get("opened", 0) - closing.get(day, {}).get("closed", 0)
+        backlog += created.get(day, {}).get("opened", 0) - closing.get(day, 0)
         rows.append({"day": day.date(), "created": created.get(day, {}).get("created", 0),
                      "resolved": resolved.get(day, {}).get("resolved", 0), "open": backlog})
     return rows
+
+
+def _closing_per_day(scope: list[ColumnElement[bool]], closed: ColumnElement[bool], start: datetime,
+                     end: datetime) -> dict[datetime, int]:
+    """Return how many closed items left the backlog (at _closed_at) in each UTC day of [start, end).
+
+    greatest(resolved_at, created_at) falls in the window either for an item resolved in it (and created before its
+    end) or for one resolved before it but created in it. The two parts are disjoint, and each is a range of one
+    cockpit index (resolved, created) instead of a scan of every row."""
+    resolved_in = _binned(_closed_at(), [*scope, closed, Ticket.resolved_at >= start, Ticket.resolved_at < end,
+                                         Ticket.created_at < end], start)
+    created_in = _binned(Ticket.created_at, [*scope, closed, Ticket.resolved_at < start,
+                                             Ticket.created_at >= start, Ticket.created_at < end], start)
+    parts = union_all(resolved_in, created_in).subquery("closing")
+    stmt = select(parts.c.day, func.sum(parts.c.n).label("n")).group_by(parts.c.day)
+    return {row.day.astimezone(timezone.utc): int(row.n) for row in db.session.execute(stmt)}
+
+
+def _binned(column: Any, where: list[ColumnElement[bool]], start: datetime) -> Select[Any]:
+    """Count the rows matching where per 24-hour bin of column from start (midnight UTC: UTC days)."""
+    day = func.date_bin(DAY_STEP, column, start)
+    return select(day.label("day"), func.count().label("n")).where(*where).group_by(day)
+
+
+def _backlog_before(scope: list[ColumnElement[bool]], open_categories: tuple[str, ...], closed: ColumnElement[bool],
+                    start: datetime) -> int:
+    """Return how many placeable items were in the backlog at start: created before it and either still open, or
+    closed at or after it (for an item created before start, greatest(resolved_at, created_at) >= start is
+    resolved_at >= start). Two counts, each over the open or the resolved cockpit index."""
+    still_open = select(func.count()).where(*scope, status_in(*open_categories), Ticket.created_at < start)
+    closed_later = select(func.count()).where(*scope, closed, Ticket.created_at < start, Ticket.resolved_at >= start)
+    return int(db.session.scalar(select(still_open.scalar_subquery() + closed_later.scalar_subquery())) or 0)
 
 
 def _per_day(column: Any, scope: list[ColumnElement[bool]], start: datetime, end: datetime,

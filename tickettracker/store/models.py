@@ -103,8 +103,8 @@ class Ticket(db.Model):
             "status_category", "priority_code", "priority_label", "group_name", "assignee", "due_by", "fr_due_by",
             "first_responded_at", "created_at", "is_escalated"],
             postgresql_where=text("status_category IN ('open','pending') AND NOT is_deleted AND NOT is_spam")),
-        Index("ix_tickets_cockpit_created", "kind", "created_at",
-              postgresql_include=["source", "group_name", "project"],
+        Index("ix_tickets_cockpit_created", "kind", "created_at",  # wider in migration 0017
+              postgresql_include=["source", "group_name", "project", "status_category", "resolved_at"],
               postgresql_where=text("NOT is_deleted AND NOT is_spam")),
         Index("ix_tickets_cockpit_resolved", "kind", "resolved_at",
               postgresql_include=["source", "status_category", "group_name", "project", "created_at"],
