@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select, union
 from sqlalchemy.orm import aliased
 
 from tickettracker.store.extensions import db
@@ -59,13 +59,23 @@ def resolve_keys(keys: set[str]) -> dict[str, Ticket]:
 
 
 def waiting_clause() -> ColumnElement[bool]:
-    """Match open helpdesk tickets linked (either way) to a Jira issue that is not done: waiting on development."""
-    jira = aliased(Ticket)
-    mentions = exists().where(TicketLink.ticket_id == Ticket.id, TicketLink.target_source == "jira",
-                              _names(jira, TicketLink.target_ref), _open_jira(jira))
-    pointed = exists().where(TicketLink.target_source == Ticket.source, TicketLink.target_ref == Ticket.external_id,
-                             TicketLink.ticket_id == jira.id, _open_jira(jira))
-    return and_(Ticket.source.in_(HELPDESKS), Ticket.status_category.in_(HELPDESK_OPEN), or_(mentions, pointed))
+    """Match open helpdesk tickets linked (either way) to a Jira issue that is not done: waiting on development.
+
+    The linked tickets are found from the links (their ids, as a set), not by testing every open ticket against the
+    links: the links are far fewer than the open tickets, so a count reads those instead of every open ticket. A
+    mentioned key names an issue by its current key or by a key it had before a move (as _names says), each a join
+    of its own so that both are equality joins."""
+    jira, helpdesk = aliased(Ticket), aliased(Ticket)
+    by_key = (select(TicketLink.ticket_id).join(jira, jira.external_key == TicketLink.target_ref)
+              .where(TicketLink.target_source == "jira", _open_jira(jira)))
+    by_old_key = (select(TicketLink.ticket_id).join(JiraKeyAlias, JiraKeyAlias.old_key == TicketLink.target_ref)
+                  .join(jira, and_(jira.account == JiraKeyAlias.account, jira.external_id == JiraKeyAlias.external_id))
+                  .where(TicketLink.target_source == "jira", _open_jira(jira)))
+    pointed = (select(helpdesk.id).join(TicketLink, and_(TicketLink.target_source == helpdesk.source,
+                                                         TicketLink.target_ref == helpdesk.external_id))
+               .join(jira, TicketLink.ticket_id == jira.id).where(_open_jira(jira)))
+    return and_(Ticket.source.in_(HELPDESKS), Ticket.status_category.in_(HELPDESK_OPEN),
+                Ticket.id.in_(union(by_key, by_old_key, pointed)))
 
 
 def jira_links(ticket: Ticket) -> list[JiraLink]:
