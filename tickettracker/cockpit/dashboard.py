@@ -44,9 +44,9 @@ def dashboard_data(filters: CockpitFilters, now: datetime | None = None) -> dict
 def without_jit() -> None:
     """Turn off PostgreSQL's JIT compilation for the rest of this transaction.
 
-    The waiting-on-development count is estimated above jit_above_cost (its two correlated EXISTS over the links
-    are costed per open ticket), so PostgreSQL spends about 100 ms compiling it, where the count itself runs in about
-    20 ms at 200,000 tickets; no dashboard query runs long enough for compiled code to pay off."""
+    JIT compiles a query whose estimated cost passes jit_above_cost, which costs about 100 ms; the waiting-on-
+    development count used to pass it (correlated EXISTS costed per open ticket) and ran in about 20 ms. None of the
+    dashboard's aggregates runs long enough for compiled code to pay off, so a misestimate must not buy the delay."""
     db.session.execute(text("SET LOCAL jit = off"))
 
 
