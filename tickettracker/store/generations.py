@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 
-from flask import current_app, g, has_app_context, has_request_context, request
+from flask import current_app, has_app_context, has_request_context, request
 from redis import Redis
 from redis.exceptions import RedisError
 
@@ -29,6 +29,8 @@ DATA_SETS = (INCIDENTS, JIRA, RUNS, USERS)
 KEY = "tt:gen:{}"
 KEYS = tuple(KEY.format(name) for name in DATA_SETS)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_SEEN = "tickettracker.generations"  # where a request keeps the generations it read (its WSGI environ: per request,
+# unlike flask.g, which lives as long as the app context and so can span requests)
 _BY_SOURCE = {source: sync_type for sync_type, sources in SYNC_TYPES.items() if sync_type in (INCIDENTS, JIRA)
               for source in sources}
 
@@ -76,7 +78,7 @@ def current(redis: Redis, data_sets: Sequence[str]) -> tuple[int, ...]:
 def remember_for_request(values: Sequence[bytes | str | None]) -> None:
     """Keep the generations read with MGET of KEYS (in the session check's round trip) for this read-only request."""
     if has_request_context() and request.method in SAFE_METHODS:
-        g.tt_generations = {name: int(value or 0) for name, value in zip(DATA_SETS, values, strict=True)}
+        request.environ[_SEEN] = {name: int(value or 0) for name, value in zip(DATA_SETS, values, strict=True)}
 
 
 def for_request(redis: Redis, data_sets: Sequence[str]) -> tuple[int, ...]:
@@ -84,9 +86,9 @@ def for_request(redis: Redis, data_sets: Sequence[str]) -> tuple[int, ...]:
     request that may write reads them afresh each time). Raises RedisError when Redis is down."""
     if not has_request_context() or request.method not in SAFE_METHODS:
         return current(redis, data_sets)
-    known = g.get("tt_generations")
+    known = request.environ.get(_SEEN)
     if known is None:
-        known = g.tt_generations = dict(zip(DATA_SETS, current(redis, DATA_SETS), strict=True))
+        known = request.environ[_SEEN] = dict(zip(DATA_SETS, current(redis, DATA_SETS), strict=True))
     return tuple(known[name] for name in data_sets)
 
 
@@ -94,5 +96,5 @@ def for_request_known(name: str) -> int | None:
     """Return the generation of one data set if this request read it already, else None."""
     if not has_request_context():
         return None
-    known = g.get("tt_generations")
+    known = request.environ.get(_SEEN)
     return None if known is None else known[name]
