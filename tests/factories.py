@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from tests.live import TEST_PASSWORD, ensure_user
 from tickettracker.store.extensions import db
-from tickettracker.store.models import Ticket
+from tickettracker.store.models import Ticket, User
+from tickettracker.sync import runs
+from tickettracker.web.auth.tokens import create_token_for
 
 BASE_TIME = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -30,3 +33,25 @@ def add_tickets(count: int, start: int = 1, **overrides: Any) -> list[Ticket]:
     db.session.add_all(tickets)
     db.session.commit()
     return tickets
+
+
+def seed_route_values(app: Any, token_name: str, users: tuple[tuple[str, str], ...] = (("viewer", "viewer"),)
+                      ) -> dict[str, str]:
+    """Create one of everything a route's path parameter can name; return the values to put in paths.
+
+    Creates the users (name, role) unless they exist (the viewer at least: it owns the token), ticket number 1, a
+    JIRA run started by admin and a token of the viewer's named token_name.
+    """
+    for username, role in users:
+        ensure_user(app, username, TEST_PASSWORD, role)
+    with app.app_context():
+        ticket = make_ticket(1)
+        db.session.add(ticket)
+        db.session.commit()
+        run = runs.create_run("JIRA", "manual", "admin").run
+        viewer = db.session.scalar(db.select(User).where(User.username == "viewer"))
+        token, _ = create_token_for("viewer", token_name)
+        values = {"ticket_id": str(ticket.id), "job_id": run.id, "run_id": run.id, "sync_type": "JIRA",
+                  "filename": "app.css", "user_id": str(viewer.id), "token_id": str(token.id)}
+        db.session.remove()
+    return values

@@ -8,13 +8,10 @@ from pathlib import Path
 import pytest
 from werkzeug.routing import AnyConverter, IntegerConverter
 
-from tests.factories import make_ticket
-from tests.live import TEST_PASSWORD, ensure_user, signed_in_client
+from tests.factories import make_ticket, seed_route_values
+from tests.live import signed_in_client
 from tickettracker.store.extensions import db
-from tickettracker.store.models import User
-from tickettracker.sync import runs
 from tickettracker.web.auth.policy import needs_admin, policy_of
-from tickettracker.web.auth.tokens import create_token_for
 from tickettracker.web.security import CONTENT_SECURITY_POLICY, vendor_html
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,25 +20,9 @@ LAST = ("auth.logout",)  # walked last: it ends the session the walk uses
 SIGNED_IN_PUBLIC = {("auth.login", "GET"): 302, ("auth.login", "POST"): 401}  # signed in already; empty form
 
 
-def _fixtures(app) -> dict[str, str]:
-    """Create one of everything a route parameter can name; return the values to put in paths."""
-    ensure_user(app, "viewer", TEST_PASSWORD, "viewer")
-    with app.app_context():
-        ticket = make_ticket(1)
-        db.session.add(ticket)
-        db.session.commit()
-        run = runs.create_run("JIRA", "manual", "admin").run
-        viewer = db.session.scalar(db.select(User).where(User.username == "viewer"))
-        token, _ = create_token_for("viewer", "walk")
-        values = {"ticket_id": str(ticket.id), "job_id": run.id, "run_id": run.id, "sync_type": "JIRA",
-                  "filename": "app.css", "user_id": str(viewer.id), "token_id": str(token.id)}
-        db.session.remove()
-    return values
-
-
 def _routes(app) -> list[tuple[str, str, str]]:
     """Return (endpoint, method, path) for every rule and method of the app, logout last."""
-    values = _fixtures(app)
+    values = seed_route_values(app, "walk")
     adapter = app.url_map.bind("localhost")
     found = []
     for rule in app.url_map.iter_rules():

@@ -24,13 +24,10 @@ from sqlalchemy import text
 from werkzeug.datastructures import MultiDict
 
 from tests.conftest import TABLES
-from tests.factories import make_ticket
-from tests.live import TEST_PASSWORD, ensure_user, signed_in_client
+from tests.factories import seed_route_values
+from tests.live import signed_in_client
 from tickettracker.store.extensions import db
-from tickettracker.store.models import User
-from tickettracker.sync import runs
 from tickettracker.web.auth.policy import needs_admin, policy_of
-from tickettracker.web.auth.tokens import create_token_for
 
 pytestmark = pytest.mark.slow  # thousands of requests
 
@@ -97,19 +94,8 @@ class Route:
 
 def _seed(app) -> dict[str, str]:
     """One of everything a path parameter can name."""
-    ensure_user(app, "viewer", TEST_PASSWORD, "viewer")
-    ensure_user(app, "admin", TEST_PASSWORD, "admin")
-    with app.app_context():
-        ticket = make_ticket(1)
-        db.session.add(ticket)
-        db.session.commit()
-        run = runs.create_run("JIRA", "manual", "admin").run
-        viewer = db.session.scalar(db.select(User).where(User.username == "viewer"))
-        token, _ = create_token_for("viewer", "sweep")
-        values = {"ticket_id": str(ticket.id), "job_id": run.id, "run_id": run.id, "sync_type": "JIRA",
-                  "filename": "app.css", "user_id": str(viewer.id), "token_id": str(token.id), "view": "incidents"}
-        db.session.remove()
-    return values
+    users = (("viewer", "viewer"), ("admin", "admin"))
+    return {**seed_route_values(app, "sweep", users), "view": "incidents"}
 
 
 def _routes(app) -> list[Route]:
