@@ -177,7 +177,8 @@ def app_config(database_url: str, redis_url: str, tmp_path: Path) -> dict[str, s
             "INSTANCE_PATH": str(tmp_path / "instance"), "SESSION_COOKIE_SECURE": "false",
             "FRESHSERVICE_BASE_URL": "", "FRESHSERVICE_DOMAIN": "", "FRESHSERVICE_API_KEY": "",
             "FRESHDESK_BASE_URL": "", "FRESHDESK_DOMAIN": "", "FRESHDESK_API_KEY": "",
-            "JIRA_BASE_URL": "", "JIRA_EMAIL": "", "JIRA_API_TOKEN": "", "DEMO_MODE": "false"}
+            "JIRA_BASE_URL": "", "JIRA_EMAIL": "", "JIRA_API_TOKEN": "", "DEMO_MODE": "false",
+            "PASSWORD_SCRYPT_COST": "1024"}  # cheap hashes: tests sign in and fail sign-ins by the hundred
 
 
 def _reuse_url_builders() -> None:

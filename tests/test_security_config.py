@@ -65,3 +65,22 @@ def test_vendor_urls_need_https_outside_demo_mode(name):
     for local in ("http://127.0.0.1:8123", "http://localhost:8123", "http://[::1]:8123"):
         assert load_settings({**BASE, name: local}, use_dotenv=False)
     assert load_settings({**BASE, name: "https://acme.example.com"}, use_dotenv=False)
+
+
+def test_password_hashes_use_werkzeugs_scrypt_cost_unless_lowered(app):
+    from werkzeug.security import check_password_hash
+
+    from tickettracker.store.extensions import db
+    from tickettracker.web.auth.users import create_user, verify
+
+    default = load_settings({**BASE, "PASSWORD_SCRYPT_COST": None}, use_dotenv=False)
+    assert default.password_scrypt_cost == 32768  # the production default: werkzeug's own
+    assert load_settings({**BASE, "PASSWORD_SCRYPT_COST": "2048"}, use_dotenv=False).password_scrypt_cost == 2048
+    for bad in ("1000", "512", "lots"):
+        with pytest.raises(ConfigError, match="PASSWORD_SCRYPT_COST"):
+            load_settings({**BASE, "PASSWORD_SCRYPT_COST": bad}, use_dotenv=False)
+    with app.app_context():
+        stored = create_user("dora", "a-long-password-1", "viewer").password_hash
+        assert stored.startswith("scrypt:1024:8:1$")  # the test apps' cost (tests/conftest.py)
+        assert check_password_hash(stored, "a-long-password-1") and verify("dora", "a-long-password-1")
+        db.session.remove()

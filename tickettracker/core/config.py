@@ -65,6 +65,19 @@ def _number(env: Mapping[str, str], name: str, default: Number, lo: Number, hi: 
     return value
 
 
+# werkzeug's own scrypt work factor (N, with r=8, p=1): what every password hash uses unless PASSWORD_SCRYPT_COST
+# says otherwise (only the test suite lowers it, so its thousands of sign-ins stay cheap).
+DEFAULT_SCRYPT_COST = 32768
+
+
+def _scrypt_cost(env: Mapping[str, str]) -> int:
+    """Read PASSWORD_SCRYPT_COST: a power of two from 1024 to 1048576."""
+    cost = _int(env, "PASSWORD_SCRYPT_COST", DEFAULT_SCRYPT_COST, 1024, 1 << 20)
+    if cost & (cost - 1):
+        raise ConfigError(f"PASSWORD_SCRYPT_COST must be a power of two, got {cost}")
+    return cost
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = _text(env, name)
     if raw is None:
@@ -258,6 +271,7 @@ class Settings:
     rate_limit_window_seconds: float = 60.0
     session_cookie_secure: bool = True
     session_hours: int = 12
+    password_scrypt_cost: int = DEFAULT_SCRYPT_COST
     proxy_count: int = 0
     streams_per_user: int = 20
     streams_per_session: int = 10
@@ -391,6 +405,7 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, use_dotenv: boo
         rate_limit_window_seconds=_float(env, "RATE_LIMIT_WINDOW_SECONDS", 60.0, 1.0, 3600.0),
         session_cookie_secure=_bool(env, "SESSION_COOKIE_SECURE", True),
         session_hours=_int(env, "SESSION_HOURS", 12, 1, 24 * 30),
+        password_scrypt_cost=_scrypt_cost(env),
         proxy_count=_int(env, "PROXY_COUNT", 0, 0, 5),
         streams_per_user=_int(env, "STREAMS_PER_USER", 20, 1, 100000),
         streams_per_session=_int(env, "STREAMS_PER_SESSION", 10, 1, 100000),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from functools import cache
 from itertools import chain
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from tickettracker.core.config import DEFAULT_SCRYPT_COST, get_settings
 from tickettracker.store import generations
 from tickettracker.store.extensions import db
 from tickettracker.store.models import User
@@ -27,8 +29,20 @@ ROLES = ("viewer", "admin")
 PRINCIPAL_MAX_AGE = 5.0  # seconds a web process reuses a loaded user (also bounds a change made outside the ORM)
 PRINCIPALS_KEPT = 10_000
 MIN_PASSWORD_LENGTH = 12
-# Checked when the username is unknown, so a miss costs the same time as a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-real-password-only-for-timing")
+
+
+def _method(cost: int | None = None) -> str:
+    """The werkzeug hash method for new passwords: scrypt at PASSWORD_SCRYPT_COST (default: werkzeug's 32768)."""
+    return f"scrypt:{cost or get_settings().password_scrypt_cost}:8:1"
+
+
+@cache
+def _dummy_hash(method: str) -> str:
+    """A hash checked when the username is unknown, so a miss costs the same time as a wrong password."""
+    return generate_password_hash("not-a-real-password-only-for-timing", method=method)
+
+
+_dummy_hash(_method(DEFAULT_SCRYPT_COST))  # made once at start-up, not on the first miss
 
 
 class UserError(ValueError):
@@ -102,7 +116,8 @@ def create_user(username: str, password: str, role: str = "viewer") -> User:
     check_password_strength(password)
     if find_user(name) is not None:
         raise UserError(f"a user named {name!r} already exists")
-    user = User(username=name, password_hash=generate_password_hash(password), role=role, is_active=True)
+    user = User(username=name, password_hash=generate_password_hash(password, method=_method()), role=role,
+                is_active=True)
     db.session.add(user)
     db.session.commit()
     return user
@@ -135,7 +150,7 @@ def set_password(username: str, password: str) -> User:
     """Replace a user's password (web/auth/accounts.change_password also ends tokens and other sessions)."""
     user = _existing(username)
     check_password_strength(password)
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = generate_password_hash(password, method=_method())
     db.session.commit()
     return user
 
@@ -150,7 +165,7 @@ def verify(username: str, password: str) -> User | None:
     """Return the active user whose password matches, or None (same cost whether or not the name exists)."""
     user = find_user(username) if username else None
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(_method()), password)
         return None
     if not check_password_hash(user.password_hash, password) or not user.is_active:
         return None
