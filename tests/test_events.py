@@ -10,7 +10,7 @@ import pytest
 
 from tickettracker.core.vocabulary import SyncStatus
 from tickettracker.store.extensions import redis_client
-from tickettracker.sync.events import Subscription, parse_id, publish, replay
+from tickettracker.sync.events import Hub, Subscription, parse_id, publish, replay
 
 
 def _publish_many(app, count: int) -> list[str]:
@@ -116,13 +116,24 @@ def test_a_run_state_published_late_never_replaces_a_newer_one(app):
     assert shown == [(int(SyncStatus.RUNNING), started_version), (int(SyncStatus.CANCELLED), ended.version)]
 
 
-def test_a_subscription_hands_a_stream_everything_waiting_in_one_go_and_drops_beyond_its_cap(monkeypatch):
-    subscription = Subscription()
-    assert all(subscription.put(n) for n in range(3))
-    assert subscription.get_all(timeout=1) == [0, 1, 2]
+def test_the_hub_hands_each_stream_every_event_since_it_last_looked_and_wakes_the_waiting_ones(monkeypatch):
+    hub = Hub("redis://127.0.0.1:1/0")  # its reader is never started: the test hands it the events
+    first = Subscription(hub, hub.number)
+    hub.put("1-0", {"n": 1})
+    hub.put("2-0", {"n": 2})
+    assert first.get_all(timeout=1) == [("1-0", {"n": 1}), ("2-0", {"n": 2})]
+    second = Subscription(hub, hub.number)
     with pytest.raises(queue.Empty):
-        subscription.get_all(timeout=0.05)
-    threading.Timer(0.05, subscription.put, args=("late",)).start()
-    assert subscription.get_all(timeout=5) == ["late"]  # a waiting reader is woken
-    monkeypatch.setattr(Subscription, "MAX_WAITING", 2)
-    assert [subscription.put(n) for n in range(3)] == [True, True, False]
+        second.get_all(timeout=0.05)
+    threading.Timer(0.05, hub.put, args=("3-0", {"n": 3})).start()
+    assert second.get_all(timeout=5) == [("3-0", {"n": 3})]  # a waiting stream is woken
+    assert first.get_all(timeout=1) == [("3-0", {"n": 3})]
+    threading.Timer(0.05, hub.wake).start()
+    assert second.get_all(timeout=5) == []  # woken to look at its state, with no new event
+
+    monkeypatch.setattr(Hub, "RECENT", 2)
+    small = Hub("redis://127.0.0.1:1/0")
+    behind = Subscription(small, small.number)
+    for n in range(3):
+        small.put(f"{n}-1", {"n": n})
+    assert [payload["n"] for _, payload in behind.get_all(timeout=1)] == [1, 2]  # the oldest was dropped

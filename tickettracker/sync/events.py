@@ -89,51 +89,40 @@ def latest_id(redis: Redis) -> str:
 
 
 class Subscription:
-    """What one open stream receives: items in arrival order and a flag that wakes its reader.
+    """One open stream's place in its process's hub: the number of the last event it took."""
 
-    Cheaper than a queue.Queue per stream (no condition variable and mutex per put and get): a fan-out to thousands
-    of streams is one append and one set per stream."""
+    def __init__(self, hub: Hub, seen: int) -> None:
+        self.hub, self.seen = hub, seen
 
-    MAX_WAITING = 1000  # items a stream that stopped reading may have waiting; later ones are dropped
-
-    def __init__(self) -> None:
-        self.items: deque[Any] = deque()
-        self.flag = threading.Event()
-
-    def put(self, item: Any) -> bool:
-        """Hand the reader an item; False (dropped) when it has MAX_WAITING waiting already."""
-        if len(self.items) >= self.MAX_WAITING:
-            return False
-        self.items.append(item)
-        self.flag.set()
-        return True
-
-    def get_all(self, timeout: float) -> list[Any]:
-        """Return every waiting item (at least one), waiting at most `timeout` seconds for the first; raise
-        queue.Empty when none came."""
-        while True:
-            if self.items:
-                return [self.items.popleft() for _ in range(len(self.items))]
-            self.flag.clear()
-            if self.items:  # put between the check and the clear
-                continue
-            if not self.flag.wait(timeout):
-                raise queue.Empty
+    def get_all(self, timeout: float) -> list[tuple[str, dict[str, Any]]]:
+        """Return every event the hub received since this stream last asked (possibly none, when the stream was
+        woken to look at its state), waiting at most `timeout` seconds; raise queue.Empty when nothing happened."""
+        self.seen, items = self.hub.wait_after(self.seen, timeout)
+        return items
 
 
 class Hub:
-    """One blocking XREAD per process, fanned out to in-memory subscriptions."""
+    """One blocking XREAD per process; every open stream of the process reads the events it received.
+
+    The events go into one list of recent events, numbered, and one flag wakes every waiting stream at once (a new
+    flag replaces it for the next event): a fan-out to thousands of streams costs one wake-up each, not a queue and a
+    flag each. A stream more than RECENT events behind loses the oldest (logged)."""
+
+    RECENT = 1000
 
     def __init__(self, redis_url: str, block_ms: int = 15000) -> None:
         self.redis_url, self.block_ms = redis_url, block_ms
         self.subscribers: set[Subscription] = set()
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
+        self.number = 0
+        self.recent: deque[tuple[int, tuple[str, dict[str, Any]]]] = deque(maxlen=self.RECENT)
+        self.changed = threading.Event()
 
     def subscribe(self) -> Subscription:
         """Return a new subscription that receives every event from now on."""
-        subscription = Subscription()
         with self.lock:
+            subscription = Subscription(self, self.number)
             self.subscribers.add(subscription)
             if self.thread is None or not self.thread.is_alive():
                 self.thread = threading.Thread(target=self._run, name="sse-hub", daemon=True)
@@ -141,13 +130,36 @@ class Hub:
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
-        """Stop delivering to the subscription."""
+        """Stop counting the subscription."""
         with self.lock:
             self.subscribers.discard(subscription)
 
     def count(self) -> int:
         """Return the number of open subscriptions in this process."""
         return len(self.subscribers)
+
+    def wake(self) -> None:
+        """Wake every waiting stream (one of them must look at its state)."""
+        changed, self.changed = self.changed, threading.Event()
+        changed.set()
+
+    def wait_after(self, seen: int, timeout: float) -> tuple[int, list[tuple[str, dict[str, Any]]]]:
+        """Return (number of the newest event, the events after `seen`), waiting at most `timeout` seconds for one
+        or for a wake-up; raise queue.Empty when neither came."""
+        changed = self.changed
+        if self.number <= seen and not changed.wait(timeout):
+            raise queue.Empty
+        newest, recent = self.number, list(self.recent)
+        items = [item for number, item in recent if seen < number <= newest]
+        if recent and recent[0][0] > seen + 1 and seen < newest:
+            log.warning("an event-stream client fell %d events behind; the oldest were dropped", newest - seen)
+        return newest, items
+
+    def put(self, event_id: str, payload: dict[str, Any]) -> None:
+        """Hand an event to every stream of this process (the hub's reader does; tests may too)."""
+        self.recent.append((self.number + 1, (event_id, payload)))
+        self.number += 1
+        self.wake()
 
     def _run(self) -> None:
         client = make_redis(self.redis_url, socket_timeout=self.block_ms / 1000 + 15)
@@ -164,15 +176,7 @@ class Hub:
             for _, entries in result or []:
                 for event_id, payload in _decode(entries):
                     last = event_id
-                    self._fan_out(event_id, payload)
-
-    def _fan_out(self, event_id: str, payload: dict[str, Any]) -> None:
-        with self.lock:
-            targets = list(self.subscribers)
-        item = (event_id, payload)
-        dropped = sum(not subscription.put(item) for subscription in targets)
-        if dropped:
-            log.warning("dropping an event for %d slow event-stream client(s)", dropped)
+                    self.put(event_id, payload)
 
 
 def sse_frame(data: str, *, event: str | None = None, event_id: str | None = None) -> str:

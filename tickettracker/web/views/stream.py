@@ -34,21 +34,23 @@ RETRY_MS = 3000
 REPLAY_WINDOW_MS = 15 * 60 * 1000  # an older Last-Event-ID gets a resync instead of a long replay
 SIGNED_OUT = sse_frame("{}", event="signed-out")  # the session ended: the page goes to the sign-in form
 SNAPSHOT_SECONDS = 1.0
-WAKE = object()  # put in a stream's queue by the keeper: look at your state now
 
 
 class FrameCache:
-    """The rendered frames of recent events, so each event is rendered once per process, not once per client."""
+    """The frames of recent events, rendered and encoded once per process and role, not once per client."""
 
     def __init__(self, size: int = 512) -> None:
-        self.size, self.lock, self.items = size, threading.Lock(), OrderedDict[str, str]()
+        self.size, self.lock, self.items = size, threading.Lock(), OrderedDict[str, bytes]()
 
-    def get_or_make(self, event_id: str, make: Callable[[], str]) -> str:
+    def get_or_make(self, event_id: str, make: Callable[[], str]) -> bytes:
         """Return the frames of an event, rendering them only if no other client did already."""
+        frames = self.items.get(event_id)
+        if frames is not None:
+            return frames
         with self.lock:
             frames = self.items.get(event_id)
             if frames is None:
-                frames = self.items[event_id] = make()
+                frames = self.items[event_id] = make().encode()
                 while len(self.items) > self.size:
                     self.items.popitem(last=False)
             return frames
@@ -71,12 +73,17 @@ def render_event(payload: dict[str, Any], admin: bool) -> str:
     return render_template("partials/sync_event.html", event=payload, admin_controls=admin)
 
 
-def frames_for(event_id: str, payload: dict[str, Any], admin: bool) -> str:
+def frame_cache() -> FrameCache:
+    """Return this process's cache of rendered event frames."""
+    return _extension("tt_frames", FrameCache)
+
+
+def frames_for(event_id: str, payload: dict[str, Any], admin: bool, cache: FrameCache | None = None) -> bytes:
     """Return the two frames of one event: the JSON contract and the HTML for htmx (per role), sharing one id."""
-    cache: FrameCache = _extension("tt_frames", FrameCache)
     key = f"{'admin' if admin else 'viewer'}:{event_id}"
-    return cache.get_or_make(key, lambda: sse_frame(json.dumps(payload), event=EVENT_NAME, event_id=event_id)
-                             + sse_frame(render_event(payload, admin), event="sync-ui", event_id=event_id))
+    return (cache or frame_cache()).get_or_make(
+        key, lambda: sse_frame(json.dumps(payload), event=EVENT_NAME, event_id=event_id)
+        + sse_frame(render_event(payload, admin), event="sync-ui", event_id=event_id))
 
 
 def _client_last_id() -> str | None:
@@ -217,13 +224,13 @@ def events() -> Response:
         db.session.remove()  # the sign-in check's transaction must not pin a pooled connection for the stream's life
         subscription = hub().subscribe()
         kept = KeptStream(slot.keys, slot.member, watch.member, session.get(SID) or "", current_user.id,
-                          wake=lambda: _wake(subscription))
+                          wake=hub().wake)
     except BaseException:
         release()
         raise
     try:
         snapshot, start, missed, gap = _catch_up(_client_last_id(), admin)
-        rendered = "".join(frames_for(i, p, admin) for i, p in missed)
+        rendered = b"".join(frames_for(i, p, admin) for i, p in missed)
     except Exception:
         hub().unsubscribe(subscription)
         release()
@@ -239,15 +246,9 @@ def events() -> Response:
     return response
 
 
-def _wake(subscription: Subscription) -> None:
-    """Wake a stream waiting for events, so it sees at once that it must end (a flooded stream looks at its state
-    after the event it is writing)."""
-    subscription.put(WAKE)
-
-
-def _stream(subscription: Subscription, snapshot: str, missed: str, high: tuple[int, int], gap: bool,
-            deadline: Callable[[], bool], admin: bool, watch: Watch, kept: KeptStream) -> Iterator[str]:
-    streams = keeper()
+def _stream(subscription: Subscription, snapshot: str, missed: bytes, high: tuple[int, int], gap: bool,
+            deadline: Callable[[], bool], admin: bool, watch: Watch, kept: KeptStream) -> Iterator[str | bytes]:
+    streams, frame_of = keeper(), frame_cache()
     try:
         watch.beat()
         streams.add(kept)
@@ -267,12 +268,13 @@ def _stream(subscription: Subscription, snapshot: str, missed: str, high: tuple[
                 yield ": keepalive\n\n"
                 continue
             frames = []
-            for item in items:
-                if item is not WAKE and parse_id(item[0]) > high:
-                    high = parse_id(item[0])
-                    frames.append(frames_for(item[0], item[1], admin))
+            for event_id, payload in items:
+                number = parse_id(event_id)
+                if number > high:
+                    high = number
+                    frames.append(frames_for(event_id, payload, admin, frame_of))
             if frames:  # events that came while this stream waited for the CPU go out in one write
-                yield "".join(frames)
+                yield frames[0] if len(frames) == 1 else b"".join(frames)
     finally:
         streams.remove(kept)
         watch.leave()
