@@ -1,7 +1,8 @@
 """The render cache: rendered fragments in Redis, keyed by (fragment, path and normalised query, role, the
 generations of the data sets it shows). A sync commit bumps a generation (store/generations.py), so the next request
 renders afresh and every older entry is unreachable; entries also expire after RENDER_CACHE_TTL_SECONDS and the
-oldest are evicted beyond RENDER_CACHE_MAX_MB.
+oldest are evicted beyond RENDER_CACHE_MAX_MB. Each web process keeps a copy of the entries it read, until their TTL
+ends and for at most LOCAL_MAX_AGE seconds: a key names its generations, so a copy never shows older data.
 
 Only the shared part of a page is cached. Per-user bits (the CSRF token, the user menu, the sync bar) come from the
 page's `Shell`: each web process renders a shell once per (template, role, path, runs generation) and at most every
