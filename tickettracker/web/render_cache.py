@@ -307,20 +307,20 @@ def _in_shell(shell: Shell, body: str) -> str:
 
 
 def respond(name: str, data_sets: Sequence[str], render: Callable[[], Fragment], *,
-            shell: Shell | None = None, mimetype: str = "text/html",
+            page: Shell | None = None, mimetype: str = "text/html",
             headers: dict[str, str] | None = None) -> Response:
     """Answer a GET from the render cache: 304 when If-None-Match matches, else the fragment (inside the signed-in
-    user's `shell`, when given) with its ETag. Uncached (no ETag) when Redis is down."""
+    user's `page` shell, when given) with its ETag. Uncached (no ETag) when Redis is down."""
     redis = _redis()
     key = _current_key(redis, name, data_sets)
-    etag = _etag(key, shell is not None) if key else None
+    etag = _etag(key, page is not None) if key else None
     extra = dict(headers or {})
     if etag:
         extra.update({"ETag": f'W/"{etag}"', "Cache-Control": CONTROL})
         if request.if_none_match.contains_weak(etag):
             return Response(status=304, headers=extra)
     fragment = cached(name, data_sets, render, key)
-    body = _in_shell(shell, fragment.html) if shell else fragment.html
+    body = _in_shell(page, fragment.html) if page else fragment.html
     return Response(body, status=fragment.status, mimetype=mimetype, headers=extra)
 
 

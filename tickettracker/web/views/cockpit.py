@@ -47,7 +47,7 @@ def dashboard():
         return render_cache.respond("dashboard-body", DATA_SETS, _body, headers=VARY)
     shell = render_cache.Shell("pages/dashboard.html", {"title": "Governance cockpit",
                                                         "demo_mode": get_settings().demo_mode})
-    return render_cache.respond("dashboard-page", DATA_SETS, _page, shell=shell, headers=VARY)
+    return render_cache.respond("dashboard-page", DATA_SETS, _page, page=shell, headers=VARY)
 
 
 def _context() -> dict[str, Any]:

@@ -48,7 +48,7 @@ def tracker(view: str) -> ResponseReturnValue:
         return render_cache.respond(f"tracker-{part}", data_sets, lambda: _tracker_fragment(view), headers=vary)
     shell = render_cache.Shell("pages/tracker.html", {"title": TITLES[view], "sync_buttons": (SYNC_TYPE[view],),
                                                       "demo_mode": get_settings().demo_mode})
-    return render_cache.respond("tracker-page", data_sets, lambda: _tracker_body(view), shell=shell, headers=vary)
+    return render_cache.respond("tracker-page", data_sets, lambda: _tracker_body(view), page=shell, headers=vary)
 
 
 def _tracker_context(view: str) -> dict[str, Any]:
