@@ -305,9 +305,6 @@ class Settings:
             "REMEMBER_COOKIE_SECURE": self.session_cookie_secure,
             "REMEMBER_COOKIE_HTTPONLY": True,
             "PERMANENT_SESSION_LIFETIME": self.session_hours * 3600,
-            # A sign-in lasts SESSION_HOURS from signing in, so the cookie is written when the session changes and
-            # not re-signed on every response.
-            "SESSION_REFRESH_EACH_REQUEST": False,
             "SQLALCHEMY_DATABASE_URI": self.database_url,
             "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
             **self.extra,
