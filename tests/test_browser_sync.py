@@ -182,7 +182,10 @@ def _idle(app) -> bool:
 
 @pytest.fixture()
 def live(stack: Stack) -> Iterator[Stack]:
-    """The stack with an idle engine, an empty cache and a well-behaved simulator."""
+    """The stack with no page of an earlier test open, an idle engine, an empty cache and a well-behaved
+    simulator (a page left open could still be reading while the tables are emptied)."""
+    for context in list(stack.browser.contexts):
+        context.close()
     wait_until(lambda: _idle(stack.app), timeout=60, what="no sync running")
     _empty(stack.app)
     for name in SIZES:
