@@ -115,42 +115,48 @@ def test_a_403_on_agents_keeps_the_sync_completed_with_responder_ids(ctx, sim):
     assert_matches_truth(sim, "freshservice")
 
 
-def spam_during_every_open_pass(vendor, workspace: int = 2, per_run: int = 2) -> None:
-    """Mark tickets of a workspace as spam right after the first page of its open pass, in every run."""
+def spam_during_every_open_pass(vendor, workspace: int = 2, per_run: int = 2) -> list[str]:
+    """Mark tickets of a workspace as spam when its open pass asks for the second page, in every run: after the
+    first page was read and before the pass ends, whatever the clock's second boundaries. Returns the victims."""
     original = vendor.list_tickets
+    marked: list[str] = []
 
     def list_tickets(request):
-        response = original(request)
         args = request.args
-        if args.get("workspace_id") == str(workspace) and "filter" not in args and args.get("page") == "1":
+        if args.get("workspace_id") == str(workspace) and "filter" not in args and args.get("page") == "2":
             victims = [item.ext_id for item in vendor.store.items.values()
                        if item.state == "live" and item.group == workspace][:per_run]
             for ext_id in victims:
                 vendor.store.set_state(ext_id, "spam")
-        return response
+            marked.extend(victims)
+        return original(request)
 
     vendor.list_tickets = list_tickets
+    return marked
 
 
-def edit_one(vendor, workspace: int, subject: str) -> None:
-    """An agent edits a ticket of the workspace now."""
+def edit_some(vendor, workspace: int, subject: str, count: int = 2) -> None:
+    """Agents edit a few tickets of the workspace now."""
     with vendor.store.lock:
-        item = next(i for i in vendor.store.items.values() if i.state == "live" and i.group == workspace)
-        item.body = {**item.body, "subject": subject}
-        item.updated = vendor.store.factory.now()
+        items = [i for i in vendor.store.items.values() if i.state == "live" and i.group == workspace][:count]
+        for item in items:
+            item.body = {**item.body, "subject": subject}
+            item.updated = vendor.store.factory.now()
 
 
 def test_spam_arriving_every_run_holds_the_open_bookmark_back_one_round_at_most(ctx, sim):
     settings = make_settings(ctx)
     sync(settings, "freshservice")
     vendor = sim.vendor("freshservice")
-    spam_during_every_open_pass(vendor)
+    spammed = spam_during_every_open_pass(vendor)
+    one_per_page = make_settings(ctx, sync_page_size=1)  # two edited tickets: every open pass has a second page
     marks = []
     for run in range(4):
         time.sleep(1.1)  # Freshservice times are whole seconds: each round starts in a later one
-        edit_one(vendor, workspace=2, subject=f"Edited before run {run}")
-        sync(settings, "freshservice")
+        edit_some(vendor, workspace=2, subject=f"Edited before run {run}")
+        sync(one_per_page, "freshservice")
         marks.append(cursor_rows()[0][2]["bookmarks"]["2:open"])
+    assert len(set(spammed)) == 8  # two tickets left the open list during each of the four open passes
     assert marks[0] < marks[1] < marks[2] < marks[3], marks  # held back once, then one round behind at most
     vendor.list_tickets = type(vendor).list_tickets.__get__(vendor)
     sync(settings, "freshservice")
