@@ -121,10 +121,10 @@ def test_a_failing_count_endpoint_is_a_warning_and_the_sync_completes(ctx, sim, 
 
 @pytest.mark.parametrize("source", ["freshservice", "freshdesk"])
 def test_the_audit_spends_no_more_than_its_share_of_the_rate_budget(ctx, sim, source):
-    # 6,000 requests a minute over a 60-minute schedule; a share of 1/36,000 leaves the audit 10 calls
-    settings = make_settings(ctx, audit_rate_share=1 / 36_000)
+    # 60,000 requests a minute over a 60-minute schedule; a share of 1/360,000 leaves the audit 10 calls
+    settings = make_settings(ctx, audit_rate_share=1 / 360_000)
     vendor = sim.vendor(source)
-    vendor.set_rate_limit(6000)
+    vendor.set_rate_limit(60_000)
     for kind in ("delete", "spam"):
         vendor.mutate(1, kinds=(kind,))
     sync(settings, source)

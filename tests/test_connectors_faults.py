@@ -120,9 +120,9 @@ def test_a_retry_after_longer_than_allowed_fails_fast_as_transient(ctx, sim):
 
 @pytest.mark.parametrize("sim", [{"sizes": {**fx.SIZES, "jira": 15}}], indirect=True)  # still several budget windows
 def test_pacing_keeps_the_sync_within_its_share_of_the_budget(ctx, sim):
-    settings = make_settings(ctx, rate_limit_share=0.5, rate_limit_window_seconds=1.0, sync_page_size=20)
+    settings = make_settings(ctx, rate_limit_share=0.5, rate_limit_window_seconds=0.25, sync_page_size=20)
     vendor = sim.vendor("jira")
-    vendor.set_rate_limit(12, window_seconds=1.0)
+    vendor.set_rate_limit(12, window_seconds=0.25)
     outcome = sync(settings, "jira", full=True)
     assert outcome.status == "completed"
     assert vendor.request_count(status=429) == 0
