@@ -13,6 +13,7 @@ DATA_TYPES = ("Incidents", "JIRA")  # the sync types that read a whole data set 
 FULL_TYPES = ("Incidents", "JIRA")
 HELPDESKS = ("freshservice", "freshdesk")  # the helpdesk sources (Jira is the development tracker)
 SOURCE_LABELS = {"freshservice": "Freshservice", "freshdesk": "Freshdesk", "jira": "Jira"}
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # HTTP methods that only read (RFC 9110 safe methods)
 
 
 class SyncStatus(enum.IntEnum):

@@ -20,7 +20,7 @@ from flask import current_app, has_app_context, has_request_context, request
 from redis import Redis
 from redis.exceptions import RedisError
 
-from tickettracker.core.vocabulary import SYNC_TYPES
+from tickettracker.core.vocabulary import SAFE_METHODS, SYNC_TYPES
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,6 @@ INCIDENTS, JIRA, RUNS, USERS = "Incidents", "JIRA", "runs", "users"
 DATA_SETS = (INCIDENTS, JIRA, RUNS, USERS)
 KEY = "tt:gen:{}"
 KEYS = tuple(KEY.format(name) for name in DATA_SETS)
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _SEEN = "tickettracker.generations"  # where a request keeps the generations it read (its WSGI environ: per request,
 # unlike flask.g, which lives as long as the app context and so can span requests)
 _BY_SOURCE = {source: sync_type for sync_type, sources in SYNC_TYPES.items() if sync_type in (INCIDENTS, JIRA)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Flask, Request, g, request
 from flask_login import AnonymousUserMixin, LoginManager, current_user
 
+from tickettracker.core.vocabulary import SAFE_METHODS
 from tickettracker.store import generations
 from tickettracker.web.auth import audit, gate, policy, sessions
-from tickettracker.web.auth.policy import SAFE_METHODS
 from tickettracker.web.auth.tokens import principal_for_token
 from tickettracker.web.auth.users import Principal, load_principal
 

@@ -13,8 +13,9 @@ from flask_login import current_user
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
+from tickettracker.core.vocabulary import SAFE_METHODS
 from tickettracker.store.health import ServiceUnavailable
-from tickettracker.web.auth.policy import SAFE_METHODS, needs_admin, policy_of, required_scope
+from tickettracker.web.auth.policy import needs_admin, policy_of, required_scope
 
 API_PREFIX = "/api/"
 

@@ -26,10 +26,10 @@ from flask_limiter import Limiter, RequestLimit
 from flask_login import current_user
 from werkzeug.exceptions import Forbidden
 
+from tickettracker.core.vocabulary import SAFE_METHODS
 from tickettracker.web.auth import audit
 
 F = TypeVar("F", bound=Callable[..., Any])
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 POLICY_ATTRIBUTE = "tt_policy"
 
 
