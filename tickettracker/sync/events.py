@@ -6,7 +6,6 @@ import json
 import logging
 import queue
 import threading
-from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -104,9 +103,10 @@ class Subscription:
 class Hub:
     """One blocking XREAD per process; every open stream of the process reads the events it received.
 
-    The events go into one list of recent events, numbered, and one flag wakes every waiting stream at once (a new
-    flag replaces it for the next event): a fan-out to thousands of streams costs one wake-up each, not a queue and a
-    flag each. A stream more than RECENT events behind loses the oldest (logged)."""
+    The events go into a ring of the RECENT newest events, numbered, and one flag wakes every waiting stream at once
+    (a new flag replaces it for the next event): a fan-out to thousands of streams costs one wake-up each, not a
+    queue and a flag each, and a stream reads only the slots of the events it has not seen. A stream more than RECENT
+    events behind loses the oldest (logged)."""
 
     RECENT = 1000
 
@@ -116,7 +116,7 @@ class Hub:
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
         self.number = 0
-        self.recent: deque[tuple[int, tuple[str, dict[str, Any]]]] = deque(maxlen=self.RECENT)
+        self.ring: list[tuple[int, tuple[str, dict[str, Any]]] | None] = [None] * self.RECENT
         self.changed = threading.Event()
 
     def subscribe(self) -> Subscription:
@@ -149,16 +149,20 @@ class Hub:
         changed = self.changed
         if self.number <= seen and not changed.wait(timeout):
             raise queue.Empty
-        newest, recent = self.number, list(self.recent)
-        items = [item for number, item in recent if seen < number <= newest]
-        if recent and recent[0][0] > seen + 1 and seen < newest:
+        newest, ring, size = self.number, self.ring, len(self.ring)
+        first = max(seen + 1, newest - size + 1)
+        slots = [ring[number % size] for number in range(first, newest + 1)]
+        items = [slot[1] for number, slot in zip(range(first, newest + 1), slots, strict=True)
+                 if slot is not None and slot[0] == number]  # a slot a newer event took meanwhile is dropped too
+        if len(items) < newest - seen:
             log.warning("an event-stream client fell %d events behind; the oldest were dropped", newest - seen)
         return newest, items
 
     def put(self, event_id: str, payload: dict[str, Any]) -> None:
         """Hand an event to every stream of this process (the hub's reader does; tests may too)."""
-        self.recent.append((self.number + 1, (event_id, payload)))
-        self.number += 1
+        number = self.number + 1
+        self.ring[number % len(self.ring)] = (number, (event_id, payload))
+        self.number = number
         self.wake()
 
     def _run(self) -> None:
