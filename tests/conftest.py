@@ -65,11 +65,15 @@ def redis_base_url(services_dir: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def redis_url(redis_base_url: str) -> Iterator[str]:
-    """A Redis database number claimed for this test run (a lock key in db 0 keeps runs apart)."""
+    """A Redis database number claimed for this test run (a lock key in db 0 keeps runs apart); a number some
+    client is still connected to is skipped, so the processes of a run that was killed cannot take this run's jobs."""
     admin = Redis.from_url(f"{redis_base_url}/0")
     token = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    busy = {int(client.get("db", 0)) for client in admin.client_list()}  # e.g. workers a killed run left behind
     for number in range(1, 16):
         key = f"tickettracker-test-db:{number}"
+        if number in busy:
+            continue
         if admin.set(key, token, nx=True, ex=3600) or _claim_of_dead_run(admin, key, token):
             break
     else:
