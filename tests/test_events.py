@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from tests.live import TEST_PASSWORD, ensure_user, signed_in_session
 from tickettracker.core.vocabulary import SyncStatus
 from tickettracker.store.extensions import redis_client
 from tickettracker.sync.events import Hub, Subscription, parse_id, publish, replay
@@ -74,9 +75,10 @@ def _read_frames(lines, wanted: int, event: str = "SyncStatusUpdated") -> list[d
 
 
 @pytest.mark.slow
-def test_sse_endpoint_replays_after_last_event_id_then_streams_live(app, processes):
+@pytest.mark.parametrize("server", ["flask", "gunicorn"])  # under gunicorn the fan-out writes the live events
+def test_sse_endpoint_replays_after_last_event_id_then_streams_live(app, processes, server):
     ids = _publish_many(app, 5)
-    base = processes.start_web()
+    base = processes.start_web(gunicorn=server == "gunicorn")
     http = processes.admin_session(base)
     with http.get(f"{base}/events", headers={"Last-Event-ID": ids[2]}, stream=True, timeout=20) as response:
         assert response.headers["Content-Type"].startswith("text/event-stream")
@@ -90,6 +92,29 @@ def test_sse_endpoint_replays_after_last_event_id_then_streams_live(app, process
         live_id = _publish_many(app, 1)[0]
         live = [f for f in _read_frames(lines, 1) if f.get("event") == "SyncStatusUpdated"]
         assert live and live[0]["id"] == live_id
+
+
+@pytest.mark.slow
+def test_under_gunicorn_every_stream_gets_a_burst_of_events_whole_and_in_order(app, processes):
+    base = processes.start_web(gunicorn=True)
+    ensure_user(app, "watcher", TEST_PASSWORD, "viewer")
+    sessions = [processes.admin_session(base), signed_in_session(base, "watcher", TEST_PASSWORD)]
+    streams = [http.get(f"{base}/events", stream=True, timeout=20) for http in sessions]
+    try:
+        lines = [response.iter_lines(decode_unicode=True, chunk_size=1) for response in streams]
+        for each in lines:  # connected: the snapshot came through gunicorn, the rest is written by the fan-out
+            _read_frames(each, 1, event="snapshot")
+        ids = _publish_many(app, 200)
+        for each, admin in zip(lines, (True, False), strict=True):
+            frames = _read_frames(each, 201, event="sync-ui")  # the snapshot's, then one per event, after its JSON
+            named = [f for f in frames if f.get("event") == "SyncStatusUpdated"]
+            html = [f for f in frames if f.get("event") == "sync-ui" and "id" in f]  # not the snapshot's
+            assert [f["id"] for f in named] == ids and [f["id"] for f in html] == ids
+            assert [json.loads(f["data"])["n"] for f in named] == list(range(200))
+            assert ("Cancel" in html[-1]["data"]) is admin  # each role its own fragment
+    finally:
+        for response in streams:
+            response.close()
 
 
 def test_a_run_state_published_late_never_replaces_a_newer_one(app):

@@ -6,7 +6,7 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from redis import Redis
@@ -117,6 +117,7 @@ class Hub:
         self.thread: threading.Thread | None = None
         self.number = 0
         self.ring: list[tuple[int, tuple[str, dict[str, Any]]] | None] = [None] * self.RECENT
+        self.listeners: list[Callable[[str, dict[str, Any]], None]] = []  # called with each event after the wake-up
         self.changed = threading.Event()
 
     def subscribe(self) -> Subscription:
@@ -164,6 +165,11 @@ class Hub:
         self.ring[number % len(self.ring)] = (number, (event_id, payload))
         self.number = number
         self.wake()
+        for listener in list(self.listeners):
+            try:
+                listener(event_id, payload)
+            except Exception:  # noqa: BLE001 - one listener's failure must not stop the hub's reader
+                log.exception("an event listener failed on %s", event_id)
 
     def _run(self) -> None:
         client = make_redis(self.redis_url, socket_timeout=self.block_ms / 1000 + 15)

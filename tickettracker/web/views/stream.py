@@ -24,6 +24,7 @@ from tickettracker.sync.status import type_status
 from tickettracker.web.auth.sessions import SID, stream_deadline
 from tickettracker.web.auth.users import load_principal
 from tickettracker.web.presence import Watch
+from tickettracker.web.stream_direct import DirectStream, Fanout, chunk, raw_socket
 from tickettracker.web.stream_keeper import KeptStream, StreamKeeper
 from tickettracker.web.stream_slots import ProcessStreams, StreamLimits, StreamRefused, StreamSlot
 
@@ -66,6 +67,15 @@ def _extension(name: str, factory: Any) -> Any:
 def hub() -> Hub:
     """Return this process's event hub (one blocking reader per process)."""
     return _extension("tt_hub", lambda: Hub(current_app.config["REDIS_URL"]))
+
+
+def fanout() -> Fanout:
+    """Return this process's fan-out to the streams written directly (it listens to the hub)."""
+    def install() -> Fanout:
+        made = Fanout(current_app._get_current_object(), frames_for, parse_id, request.url_root)
+        hub().listeners.append(made.deliver)
+        return made
+    return _extension("tt_fanout", install)
 
 
 def render_event(payload: dict[str, Any], admin: bool) -> str:
@@ -238,8 +248,10 @@ def events() -> Response:
     finally:
         db.session.remove()
     high = parse_id(missed[-1][0]) if missed else parse_id(start)
+    raw = raw_socket(request.environ)
+    direct = DirectStream(request.environ["gunicorn.socket"], raw, admin, high) if raw is not None else None
     response = Response(stream_with_context(_stream(subscription, snapshot, rendered, high, gap, deadline, admin,
-                                                    watch, kept)),
+                                                    watch, kept, direct)),
                         mimetype="text/event-stream",
                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     response.call_on_close(release)
@@ -247,7 +259,8 @@ def events() -> Response:
 
 
 def _stream(subscription: Subscription, snapshot: str, missed: bytes, high: tuple[int, int], gap: bool,
-            deadline: Callable[[], bool], admin: bool, watch: Watch, kept: KeptStream) -> Iterator[str | bytes]:
+            deadline: Callable[[], bool], admin: bool, watch: Watch, kept: KeptStream,
+            direct: DirectStream | None = None) -> Iterator[str | bytes]:
     streams, frame_of = keeper(), frame_cache()
     try:
         watch.beat()
@@ -258,6 +271,9 @@ def _stream(subscription: Subscription, snapshot: str, missed: bytes, high: tupl
             yield sse_frame("{}", event="resync")
         if missed:
             yield missed
+        if direct is not None:  # gunicorn has sent the headers and the above: the fan-out writes from here on
+            _write_directly(subscription, direct, deadline, kept, frame_of)
+            return
         while True:
             if kept.ended or not deadline():  # the keeper checks sessions and users once per heartbeat
                 yield SIGNED_OUT
@@ -279,3 +295,34 @@ def _stream(subscription: Subscription, snapshot: str, missed: bytes, high: tupl
         streams.remove(kept)
         watch.leave()
         hub().unsubscribe(subscription)
+
+
+def _write_directly(subscription: Subscription, direct: DirectStream, deadline: Callable[[], bool],
+                    kept: KeptStream, frame_of: FrameCache) -> None:
+    """Hand the stream to the fan-out, after the events the hub got since this stream subscribed (no greenlet
+    switch in between, so none is lost or sent twice); then write its heartbeats, its queued bytes and its end."""
+    fan = fanout()
+    kept.wake = direct.signal.set
+    try:
+        caught_up = subscription.get_all(timeout=0)
+    except queue.Empty:
+        caught_up = []
+    for event_id, payload in caught_up:
+        number = parse_id(event_id)
+        if number > direct.high:
+            direct.high = number
+            direct.send(chunk(frames_for(event_id, payload, direct.admin, frame_of)))
+    fan.add(direct)
+    try:
+        while not direct.dead:
+            if kept.ended or not deadline():  # the keeper checks sessions and users once per heartbeat
+                direct.send(chunk(SIGNED_OUT.encode()))
+                direct.flush()
+                return
+            woken = direct.signal.wait(HEARTBEAT_SECONDS)
+            direct.signal.clear()
+            if not woken:
+                direct.send(chunk(b": keepalive\n\n"))
+            direct.flush()
+    finally:
+        fan.remove(direct)
