@@ -162,3 +162,15 @@ def test_the_hub_hands_each_stream_every_event_since_it_last_looked_and_wakes_th
     for n in range(3):
         small.put(f"{n}-1", {"n": n})
     assert [payload["n"] for _, payload in behind.get_all(timeout=1)] == [1, 2]  # the oldest was dropped
+
+
+def test_a_subscription_takes_what_is_new_without_waiting():
+    hub = Hub("redis://127.0.0.1:1/0")
+    subscription = Subscription(hub, hub.number)
+    assert subscription.take_new() == []
+    hub.put("1-0", {"n": 1})
+    hub.put("2-0", {"n": 2})
+    assert subscription.take_new() == [("1-0", {"n": 1}), ("2-0", {"n": 2})]
+    assert subscription.take_new() == []
+    with pytest.raises(queue.Empty):  # what it took is not handed out again
+        subscription.get_all(timeout=0.01)

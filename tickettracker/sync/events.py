@@ -99,6 +99,11 @@ class Subscription:
         self.seen, items = self.hub.wait_after(self.seen, timeout)
         return items
 
+    def take_new(self) -> list[tuple[str, dict[str, Any]]]:
+        """Return the events the hub received since this stream last asked, at once (no wait, no greenlet switch)."""
+        self.seen, items = self.hub.events_after(self.seen)
+        return items
+
 
 class Hub:
     """One blocking XREAD per process; every open stream of the process reads the events it received.
@@ -150,6 +155,10 @@ class Hub:
         changed = self.changed
         if self.number <= seen and not changed.wait(timeout):
             raise queue.Empty
+        return self.events_after(seen)
+
+    def events_after(self, seen: int) -> tuple[int, list[tuple[str, dict[str, Any]]]]:
+        """Return (number of the newest event, the events after `seen`) now, without waiting or switching."""
         newest, ring, size = self.number, self.ring, len(self.ring)
         first = max(seen + 1, newest - size + 1)
         slots = [ring[number % size] for number in range(first, newest + 1)]

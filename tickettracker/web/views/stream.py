@@ -303,11 +303,7 @@ def _write_directly(subscription: Subscription, direct: DirectStream, deadline: 
     switch in between, so none is lost or sent twice); then write its heartbeats, its queued bytes and its end."""
     fan = fanout()
     kept.wake = direct.signal.set
-    try:
-        caught_up = subscription.get_all(timeout=0)
-    except queue.Empty:
-        caught_up = []
-    for event_id, payload in caught_up:
+    for event_id, payload in subscription.take_new():
         number = parse_id(event_id)
         if number > direct.high:
             direct.high = number
