@@ -171,6 +171,7 @@ def measure(url: str, redis_url: str, web: subprocess.Popen, args: argparse.Name
     """Run the phases: pages alone, streams opening, pages with streams, events alone, events with page traffic."""
     global COOKIE
     COOKIE = os.environ["BENCH_COOKIE"] = sign_in(url)
+    page_latency(url, 5)  # warm-up: the first request renders the page into the cache (a cold render is row 1d)
     result: dict[str, object] = {"pages_without_streams": page_latency(url, args.pages)}
     worker = worker_pid(web.pid)
     before = rss_kib(worker)
