@@ -26,7 +26,7 @@ from flask import Flask
 log = logging.getLogger(__name__)
 
 MAX_QUEUED_BYTES = 4 * 1024 * 1024  # a client that cannot take this much is dropped (it reconnects and replays)
-YIELD_EVERY = 500  # sockets written between two chances for the process to serve others
+YIELD_EVERY = 100  # sockets written between two chances for the process to serve others (a page waits one batch)
 
 
 def chunk(data: bytes) -> bytes:
