@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MAX_QUEUED_BYTES = 4 * 1024 * 1024  # a client that cannot take this much is dropped (it reconnects and replays)
 YIELD_EVERY = 100  # sockets written between two chances for the process to serve others (a page waits one batch)
+YIELD_SECONDS = 0.0001  # not 0: gevent may resume a sleep(0) before it polls for I/O, starving page requests
 
 
 def chunk(data: bytes) -> bytes:
@@ -133,4 +134,4 @@ class Fanout:
                 stream.high = number
                 stream.send(chunks[stream.admin])
             if index % YIELD_EVERY == YIELD_EVERY - 1:
-                time.sleep(0)  # a gevent yield: page requests run between batches
+                time.sleep(YIELD_SECONDS)  # gevent: > 0 lets the loop poll sockets first, so page requests go on
