@@ -114,6 +114,11 @@ def test_the_fan_out_writes_each_role_its_frames_once_and_skips_what_a_stream_al
     assert got[1] == [b"id: 4-0\nevent: viewer\ndata: 4\n\n", b"id: 6-0\nevent: viewer\ndata: 6\n\n"]
     assert got[2] == [b"id: 6-0\nevent: viewer\ndata: 6\n\n", b"id: 7-0\nevent: viewer\ndata: 7\n\n"]
     assert sorted(rendered) == sorted((e, r) for e in ("4-0", "6-0", "7-0") for r in (False, True))
+    rendered.clear()
+    for stream in (viewer, ahead):
+        fan.remove(stream)
+    fan.deliver("8-0", {"n": 8})
+    assert rendered == [("8-0", True)]  # only the roles that have a stream are rendered
 
 
 @pytest.mark.parametrize("environ", [

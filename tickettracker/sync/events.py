@@ -160,10 +160,11 @@ class Hub:
     def events_after(self, seen: int) -> tuple[int, list[tuple[str, dict[str, Any]]]]:
         """Return (number of the newest event, the events after `seen`) now, without waiting or switching."""
         newest, ring, size = self.number, self.ring, len(self.ring)
-        first = max(seen + 1, newest - size + 1)
-        slots = [ring[number % size] for number in range(first, newest + 1)]
-        items = [slot[1] for number, slot in zip(range(first, newest + 1), slots, strict=True)
-                 if slot is not None and slot[0] == number]  # a slot a newer event took meanwhile is dropped too
+        items = []
+        for number in range(max(seen + 1, newest - size + 1), newest + 1):
+            slot = ring[number % size]
+            if slot is not None and slot[0] == number:  # a slot a newer event took meanwhile is dropped too
+                items.append(slot[1])
         if len(items) < newest - seen:
             log.warning("an event-stream client fell %d events behind; the oldest were dropped", newest - seen)
         return newest, items

@@ -60,6 +60,12 @@ class DirectStream:
         self.dead = False
         self.signal = threading.Event()
 
+    def send_event(self, number: tuple[int, int], data: bytes) -> None:
+        """Write an event's chunk unless this stream already has that event (by its parsed id)."""
+        if number > self.high:
+            self.high = number
+            self.send(data)
+
     def send(self, data: bytes) -> None:
         """Write data now if the socket takes it; queue what it does not and wake the stream to write it."""
         if self.dead:
@@ -126,12 +132,10 @@ class Fanout:
         """Write one event to every direct stream that has not had it, as one chunk per role."""
         if not self.streams:
             return
-        number = self.parse(event_id)
+        number, streams = self.parse(event_id), list(self.streams)
         with self.app.test_request_context("/events", base_url=self.base_url):
-            chunks = {admin: chunk(self.frames(event_id, payload, admin)) for admin in (False, True)}
-        for index, stream in enumerate(list(self.streams)):
-            if number > stream.high:
-                stream.high = number
-                stream.send(chunks[stream.admin])
+            chunks = {admin: chunk(self.frames(event_id, payload, admin)) for admin in {s.admin for s in streams}}
+        for index, stream in enumerate(streams):
+            stream.send_event(number, chunks[stream.admin])
             if index % YIELD_EVERY == YIELD_EVERY - 1:
                 time.sleep(YIELD_SECONDS)  # gevent: > 0 lets the loop poll sockets first, so page requests go on

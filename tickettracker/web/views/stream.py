@@ -304,10 +304,7 @@ def _write_directly(subscription: Subscription, direct: DirectStream, deadline: 
     fan = fanout()
     kept.wake = direct.signal.set
     for event_id, payload in subscription.take_new():
-        number = parse_id(event_id)
-        if number > direct.high:
-            direct.high = number
-            direct.send(chunk(frames_for(event_id, payload, direct.admin, frame_of)))
+        direct.send_event(parse_id(event_id), chunk(frames_for(event_id, payload, direct.admin, frame_of)))
     fan.add(direct)
     try:
         while not direct.dead:
