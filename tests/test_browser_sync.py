@@ -23,6 +23,7 @@ from sqlalchemy import select
 from tests.live import ADMIN, LiveStack, Processes, answers, ensure_user, login, signed_in_session, wait_until
 from tickettracker import create_app
 from tickettracker.core.vocabulary import ACTIVE_STATUSES, SyncStatus
+from tickettracker.store import generations
 from tickettracker.store.extensions import db
 from tickettracker.store.models import SyncRun
 from tickettracker.sync import runs
@@ -161,11 +162,14 @@ def stack(database_url, redis_url, tmp_path_factory):
 
 
 def _empty(app, tables: str = RESET_TABLES) -> None:
+    """Empty the tables and bump every data generation, as a commit would: no page rendered before stays reachable
+    in the render cache (the next test's pages would otherwise show the last test's rows under equal generations)."""
     with app.app_context():
         db.session.remove()
         with db.engine.begin() as conn:
             conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
         db.engine.dispose()
+        generations.bump(*generations.DATA_SETS)
 
 
 def _idle(app) -> bool:
