@@ -23,6 +23,22 @@
     }
   }
 
+  // Back/Forward may show the copy of this page the browser kept in its HTTP cache without asking the server
+  // (`private, no-cache` does not stop that for history navigation): a frozen past, e.g. a table from before a sync.
+  // Load it afresh (the reload revalidates: a 304 when nothing changed). A restore from the back/forward cache is
+  // handled in sync.js (pageshow). Without deliveryType, an empty transfer of a non-empty body says the same.
+  function reloadIfFromCache() {
+    var nav = window.performance && performance.getEntriesByType && performance.getEntriesByType("navigation")[0];
+    if (!nav || nav.type !== "back_forward") { return; }
+    if (nav.deliveryType === "cache") {
+      window.location.reload();
+    } else if (nav.deliveryType === undefined) {
+      document.addEventListener("DOMContentLoaded", function () {
+        if (nav.transferSize === 0 && nav.decodedBodySize > 0) { window.location.reload(); }
+      });
+    }
+  }
+
   function toggleTheme() {
     var next = document.documentElement.getAttribute("data-theme") === "dark" ? "light" : "dark";
     applyTheme(next);
@@ -224,6 +240,7 @@
     window.setInterval(refreshTimes, 30000);
   }
 
+  reloadIfFromCache();
   document.documentElement.classList.add("js");
   initTheme();
   document.addEventListener("click", function (event) {

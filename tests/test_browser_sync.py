@@ -228,6 +228,30 @@ def test_sync_then_navigate_away_at_once_the_toast_follows_and_only_that_type_is
     expect(page.locator("#ticket-rows tr:not(.more-row)")).to_have_count(50)
 
 
+def test_back_to_a_page_the_browser_kept_in_its_cache_shows_the_rows_of_now(live):
+    """Back/Forward may show the copy the browser kept (`private, no-cache` does not stop that; `Vary: Cookie` only
+    while the session cookie is the one the page was loaded with, i.e. within its second); the page then loads itself
+    afresh instead of showing the past."""
+    context = live.context()
+    sent: list[str] = []  # the Cookie header the page was loaded with: the browser keeps its copy under it
+    context.on("request", lambda r: r.is_navigation_request() and sent.append(r.header_value("cookie") or ""))
+    page = live.open(context, "/incidents")
+    expect(page.locator(".state-empty")).to_contain_text("no incidents")
+    cookies = [{"name": name, "value": value, "url": live.base}
+               for name, _, value in (pair.partition("=") for pair in sent[-1].split("; ") if pair)]
+    page.click("nav >> text=Development")
+    page.wait_for_url("**/development")
+    wait_stream(page)
+    job_id = signed_in_session(live.base, *ADMIN).post(live.base + "/api/governance/sync", timeout=10).json()["jobId"]
+    done = page.locator(f"#sync-status-Incidents[data-job-id='{job_id}']")
+    expect(done).to_have_attribute("data-state", SyncStatus.COMPLETED.slug, timeout=30000)
+    context.add_cookies(cookies)  # the session cookie as if every request since had come within the same second
+    page.go_back()
+    page.wait_for_url("**/incidents")
+    expect(page.locator("#ticket-rows tr:not(.more-row)")).to_have_count(50)
+    expect(page.locator(".state-empty")).to_have_count(0)
+
+
 def test_table_refreshes_in_place_keeping_sort_and_scroll_and_the_dashboard_refreshes(live):
     context = live.context()
     page = live.open(context, "/development?sort=created&dir=asc")
