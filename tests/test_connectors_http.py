@@ -14,7 +14,7 @@ from tickettracker.connectors import ConfigurationError, HttpStats, TransientSyn
 from tickettracker.connectors.http import HttpPolicy, VendorClient, VendorIdentity, parse_retry_after
 from tickettracker.connectors.jira_records import issue_record
 from tickettracker.connectors.mapping import adf_text, fw_channel, fw_priority, fw_status, parse_time
-from tickettracker.connectors.pacing import Pacer
+from tickettracker.connectors.pacing import Pacer, reserve
 
 SECRET = "s3cret-key-value"
 IDENTITY = VendorIdentity("Freshdesk", "FRESHDESK_BASE_URL", "FRESHDESK_API_KEY")
@@ -160,3 +160,20 @@ def test_pacing_holds_when_the_reserve_for_others_would_be_touched():
     assert 28 < pacer.delay() <= 30
     pacer.observe({"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "99"})
     assert pacer.next_hold == 1.0
+
+
+def test_a_sync_alone_is_not_held_at_the_end_of_each_window_but_probes_with_its_next_spaced_request():
+    """25 a window at share 0.5: spacing (0.4 s) lets 12 or 13 requests fall into a window. The 13th leaves 12
+    credits, all that others could spend of the 12.5 kept for them, so it is sent; the reserve reached, the next
+    spaced request probes (it usually falls into a new window) and only a second low reading holds, for 1 s."""
+    pacer = Pacer(share=0.5, window_hint=5.0)
+    pacer.observe({"X-RateLimit-Limit": "25", "X-RateLimit-Remaining": "13"})
+    assert not pacer.holding() and pacer.interval == pytest.approx(0.4)
+    pacer.observe({"X-RateLimit-Limit": "25", "X-RateLimit-Remaining": "12"})
+    assert not pacer.holding(), "held although the next spaced request may fall into a new window"
+    pacer.observe({"X-RateLimit-Limit": "25", "X-RateLimit-Remaining": "11"})
+    assert pacer.holding() and 0.9 < pacer.delay() <= 1.0
+    pacer.observe({"X-RateLimit-Limit": "25", "X-RateLimit-Remaining": "24"})
+    pacer.observe({"X-RateLimit-Limit": "25", "X-RateLimit-Remaining": "12"})
+    assert not pacer.holding() and pacer.probing  # a new series starts with a probe again
+    assert [reserve(total, share) for total, share in ((25, 0.5), (10, 0.9), (100, 0.7), (3, 0.5))] == [12, 1, 30, 1]
