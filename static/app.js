@@ -25,16 +25,19 @@
 
   // Back/Forward may show the copy of this page the browser kept in its HTTP cache without asking the server
   // (`private, no-cache` does not stop that for history navigation): a frozen past, e.g. a table from before a sync.
-  // Load it afresh (the reload revalidates: a 304 when nothing changed). A restore from the back/forward cache is
-  // handled in sync.js (pageshow). Without deliveryType, an empty transfer of a non-empty body says the same.
+  // Load it afresh with a GET that takes this history entry's place (revalidated: a 304 when nothing changed); not
+  // reload(), which would send a form again when the page was a POST's answer. The fragment is left out, since a
+  // navigation to the same URL with a fragment only scrolls. A restore from the back/forward cache is handled in
+  // sync.js (pageshow). Without deliveryType, an empty transfer of a non-empty body says the same.
   function reloadIfFromCache() {
     var nav = window.performance && performance.getEntriesByType && performance.getEntriesByType("navigation")[0];
     if (!nav || nav.type !== "back_forward") { return; }
+    var again = function () { window.location.replace(window.location.pathname + window.location.search); };
     if (nav.deliveryType === "cache") {
-      window.location.reload();
+      again();
     } else if (nav.deliveryType === undefined) {
       document.addEventListener("DOMContentLoaded", function () {
-        if (nav.transferSize === 0 && nav.decodedBodySize > 0) { window.location.reload(); }
+        if (nav.transferSize === 0 && nav.decodedBodySize > 0) { again(); }
       });
     }
   }
