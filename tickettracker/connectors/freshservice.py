@@ -49,7 +49,9 @@ class FreshserviceConnector(FreshworksConnectorBase):
     but never past the moment the pass began (later updates may sit on pages already read). If tickets left
     the open list while it was being paged (they show up in the deleted/spam passes), unread tickets may have
     shifted onto pages already read, so the open bookmark stays where it was and the next run reads again (for one
-    round at most: see _settle).
+    round at most: see _settle). A ticket that left is known by its id (the open pass read it, the deleted or spam
+    pass lists it), since deletion and spam need not move updated_at; the deleted and spam passes therefore start
+    no later than the open pass, so every ticket the open pass could have read is in their window.
     Progress inside a round is kept in the cursor state, so an interrupted round resumes where it stopped.
     """
 
@@ -68,6 +70,7 @@ class FreshserviceConnector(FreshworksConnectorBase):
         self.directory: Directory | None = None
         self.warnings = RunWarnings(log)
         self.client = make_client(self.label, "FRESHSERVICE", config, self.stats, log, sleep)
+        self.read_open: dict[str, set[str]] = {}  # per open-pass key: ids read in this process (whole pass only)
 
     @classmethod
     def from_settings(cls, settings: Any, log: LogFn | None = None,
@@ -124,9 +127,13 @@ class FreshserviceConnector(FreshworksConnectorBase):
                full: bool) -> Iterator[Page]:
         """Run (or resume) the three passes of one workspace, then settle their bookmarks."""
         rounds, bookmarks = work["round"], work["bookmarks"]
+        open_since = None
         for name, filter_name in PASSES:
             key = f"{workspace or '-'}:{name}"
             since = start_point(bookmarks.get(key), watermark, self.config.overlap, full)
+            if open_since is None:
+                open_since = since
+            since = min(since, open_since)  # deleted/spam: cover every ticket the open pass could have read
             progress = rounds.setdefault(key, {"since": fw_time(since), "page": 1, "max": None,
                                                "started": None, "ended": None, "removed": 0})
             yield from self._pass(work, workspace, name, filter_name, progress)
@@ -137,8 +144,14 @@ class FreshserviceConnector(FreshworksConnectorBase):
     def _pass(self, work: dict[str, Any], workspace: str | None, name: str, filter_name: str | None,
               progress: dict[str, Any]) -> Iterator[Page]:
         """Page through one filter of one workspace, recording progress with every page."""
-        opened = work["round"].get(f"{workspace or '-'}:open", {})
+        open_key = f"{workspace or '-'}:open"
+        opened = work["round"].get(open_key, {})
         size = progress.setdefault("per_page", self.config.page_size)  # a resumed pass keeps its page size
+        if filter_name is None:
+            if progress["page"] == 1:
+                self.read_open[open_key] = set()
+            else:  # resumed: the pages read before the interruption are not known here
+                self.read_open.pop(open_key, None)
         self.stats.begin_pass(f"Freshservice {self._where(workspace)}{name} tickets",
                               f"updated_since {progress['since']}, page {progress['page']}")
         while progress["page"] is not None:
@@ -153,8 +166,10 @@ class FreshserviceConnector(FreshworksConnectorBase):
             self.stats.page(len(items))
             top = _later(parse_time(progress["max"]), max_updated(items))
             progress["max"] = fw_time(top) if top else None
+            if filter_name is None and open_key in self.read_open:
+                self.read_open[open_key].update(str(item["id"]) for item in items if "id" in item)
             if filter_name is not None:
-                progress["removed"] += self._removed_during(items, opened)
+                progress["removed"] += self._removed_during(items, opened, self.read_open.get(open_key))
             progress["page"] = page_no + 1 if items and "next" in response.links else None
             directory = self._directory() if items else None
             records = [ticket_record(item, self.source, self.config.base_url, deleted=filter_name == "deleted",
@@ -166,13 +181,20 @@ class FreshserviceConnector(FreshworksConnectorBase):
         self.stats.end_pass(f"newest update {progress['max'] or 'none seen'} (the bookmark moves when the round ends)")
 
     @staticmethod
-    def _removed_during(items: list[dict[str, Any]], opened: dict[str, Any]) -> int:
-        """Count tickets that left the open list while the open pass was paging."""
+    def _removed_during(items: list[dict[str, Any]], opened: dict[str, Any], read: set[str] | None) -> int:
+        """Count deleted/spam tickets that may have left the open list after the open pass had paged past them.
+
+        Read as open by this round's open pass (read: its ids, when the whole pass ran in this process), or
+        updated while the pass was paging (deletion and spam that do move updated_at).
+        """
         start, end = parse_time(opened.get("started")), parse_time(opened.get("ended"))
-        if start is None or end is None:
-            return 0
-        moments = (parse_time(item.get("updated_at")) for item in items)
-        return sum(1 for moment in moments if moment is not None and start <= moment <= end)
+        count = 0
+        for item in items:
+            moment = parse_time(item.get("updated_at"))
+            during = start is not None and end is not None and moment is not None and start <= moment <= end
+            if during or (read is not None and str(item.get("id")) in read):
+                count += 1
+        return count
 
     def _settle(self, work: dict[str, Any], workspace: str | None) -> None:
         """Move the bookmarks of a finished round and forget its progress.
