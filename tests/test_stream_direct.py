@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
+import gevent
 import pytest
 
 from tickettracker.sync.events import parse_id
@@ -139,3 +141,53 @@ def test_a_plain_gevent_socket_on_an_http_1_1_get_is_written_directly():
         assert raw_socket({**environ, "SERVER_PROTOCOL": "HTTP/1.0"}) is None  # no chunked framing
     finally:
         sock.close()
+
+
+def _fan_out_to(app, count: int) -> tuple[Fanout, list[socket.socket]]:
+    """A fan-out with count streams over socket pairs; returns it and the clients' ends."""
+    fan = Fanout(app, lambda event_id, payload, admin: b"data: x\n\n", parse_id, "http://localhost/")
+    clients = []
+    for _ in range(count):
+        server, client = _pair()
+        fan.add(DirectStream(_blocking_twin(server), server, admin=False, high=(0, 0)))
+        clients.append(client)
+    return fan, clients
+
+
+def _written(clients: list[socket.socket]) -> int:
+    """How many clients have bytes waiting."""
+    count = 0
+    for client in clients:
+        client.setblocking(False)
+        try:
+            count += bool(client.recv(1, socket.MSG_PEEK))
+        except BlockingIOError:
+            pass
+    return count
+
+
+def test_a_fan_out_pass_lets_waiting_work_run_after_each_batch_of_sends(app):
+    fan, clients = _fan_out_to(app, stream_direct.YIELD_EVERY + 5)
+    found: list[int] = []
+    passing = gevent.spawn(fan.deliver, "1-0", {})
+    page = gevent.spawn(lambda: found.append(_written(clients)))  # a page request ready while the pass runs
+    gevent.joinall([passing, page], raise_error=True)
+    assert found == [stream_direct.YIELD_EVERY]  # it ran after the first batch, not after the whole pass
+    assert _written(clients) == len(clients)
+
+
+def test_a_fan_out_pass_is_not_held_up_by_a_process_that_never_goes_idle(app):
+    fan, clients = _fan_out_to(app, 3 * stream_direct.YIELD_EVERY + 5)
+    busy_until = time.monotonic() + 2.0
+
+    def busy() -> None:  # keeps the loop busy: an idle wait alone would never end
+        while time.monotonic() < busy_until:
+            gevent.sleep(0)
+
+    spinning = gevent.spawn(busy)
+    passing = gevent.spawn(fan.deliver, "1-0", {})
+    passing.join(timeout=3.0)
+    finished = time.monotonic()
+    spinning.join()
+    assert passing.successful() and _written(clients) == len(clients)
+    assert finished < busy_until - 1.0  # three waits of at most YIELD_LIMIT_SECONDS each, not the busy 2 s

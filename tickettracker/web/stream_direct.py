@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
+import gevent
 from flask import Flask
 
 log = logging.getLogger(__name__)
 
 MAX_QUEUED_BYTES = 4 * 1024 * 1024  # a client that cannot take this much is dropped (it reconnects and replays)
 YIELD_EVERY = 100  # sockets written between two chances for the process to serve others (a page waits one batch)
-YIELD_SECONDS = 0.0001  # not 0: gevent may resume a sleep(0) before it polls for I/O, starving page requests
+YIELD_LIMIT_SECONDS = 0.002  # the longest a pass waits at one yield while the process stays busy with others
 
 
 def chunk(data: bytes) -> bytes:
@@ -138,4 +138,16 @@ class Fanout:
         for index, stream in enumerate(streams):
             stream.send_event(number, chunks[stream.admin])
             if index % YIELD_EVERY == YIELD_EVERY - 1:
-                time.sleep(YIELD_SECONDS)  # gevent: > 0 lets the loop poll sockets first, so page requests go on
+                let_others_run()
+
+
+def let_others_run() -> None:
+    """Let the process serve others (page requests) before the next batch of sends.
+
+    Waits until gevent's loop has polled its sockets and run whatever was ready (an idle watcher, so a yield costs
+    microseconds), but no longer than YIELD_LIMIT_SECONDS while the process stays busy, so events still go out under
+    a steady load of pages. A timed sleep costs at least a millisecond per yield (the loop polls with a timeout in
+    whole milliseconds), and sleep(0) may resume before the loop polls for I/O.
+    """
+    with gevent.Timeout(YIELD_LIMIT_SECONDS, False):
+        gevent.idle()
