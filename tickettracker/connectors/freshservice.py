@@ -127,13 +127,12 @@ class FreshserviceConnector(FreshworksConnectorBase):
                full: bool) -> Iterator[Page]:
         """Run (or resume) the three passes of one workspace, then settle their bookmarks."""
         rounds, bookmarks = work["round"], work["bookmarks"]
-        open_since = None
+        prefix = f"{workspace or '-'}:"
+        open_since = start_point(bookmarks.get(prefix + "open"), watermark, self.config.overlap, full)
         for name, filter_name in PASSES:
-            key = f"{workspace or '-'}:{name}"
-            since = start_point(bookmarks.get(key), watermark, self.config.overlap, full)
-            if open_since is None:
-                open_since = since
-            since = min(since, open_since)  # deleted/spam: cover every ticket the open pass could have read
+            key = prefix + name
+            # deleted/spam start no later than the open pass: they list every ticket it could have read
+            since = min(start_point(bookmarks.get(key), watermark, self.config.overlap, full), open_since)
             progress = rounds.setdefault(key, {"since": fw_time(since), "page": 1, "max": None,
                                                "started": None, "ended": None, "removed": 0})
             yield from self._pass(work, workspace, name, filter_name, progress)
