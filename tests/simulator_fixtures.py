@@ -19,6 +19,9 @@ TYPE_OF = {"freshservice": "Incidents", "freshdesk": "Incidents", "jira": "JIRA"
 OTHER = {"freshservice": "freshdesk", "freshdesk": "freshservice"}
 FAST = {"http_timeout": 0.4, "http_max_retries": 4, "http_backoff_seconds": 0.01, "http_backoff_max_seconds": 0.05,
         "http_max_wait_seconds": 5.0, "sync_page_size": 10, "jira_census_every": 1}
+# For tests that count requests, credits or retries exactly: a read timeout a busy machine cannot reach, so every
+# retry they count is one the simulator was told to cause (FAST's 0.4 s turns a stalled loopback answer into one more).
+COUNTED = {"http_timeout": 30.0}
 
 
 @dataclass

@@ -19,7 +19,7 @@ from tickettracker.sync.runner import run_sync
 from vendorsim.timeutil import fw_format
 
 from . import simulator_fixtures as fx
-from .simulator_fixtures import make_settings, only
+from .simulator_fixtures import COUNTED, make_settings, only
 
 app_config, ctx, sim = fx.app_config, fx.ctx, fx.sim  # fixtures used by this module
 
@@ -41,11 +41,19 @@ def metrics(run_id: str) -> dict[str, dict]:
     return found
 
 
+def retry_lines(run_id: str) -> list[str]:
+    """The run's log lines about retries (why each was made)."""
+    rows = db.session.execute(text("SELECT message FROM sync_logs WHERE run_id = :r AND message LIKE '%retrying%' "
+                                   "ORDER BY id"), {"r": run_id}).scalars().all()
+    db.session.commit()
+    return list(rows)
+
+
 @pytest.mark.friendly_vendor  # exact request, credit and retry counts
 def test_freshworks_budget_headers_calls_and_credits_are_recorded_per_run(ctx, sim):
     vendor = sim.vendor("freshdesk")
     vendor.set_rate_limit(6000)
-    settings = make_settings(ctx, rate_limit_share=0.5)
+    settings = make_settings(ctx, rate_limit_share=0.5, **COUNTED)
     run_id = synced(settings, "freshdesk", "Incidents")
     row = metrics(run_id)["freshdesk"]
     served = [r for r in vendor.requests_log() if r["status"] == 200] if hasattr(vendor, "requests_log") else None
@@ -66,19 +74,19 @@ def test_jira_limit_headers_and_a_forced_429_wait_are_recorded(ctx, sim):
     jira = sim.vendor("jira")
     jira.set_rate_limit(5000)
     jira.inject("429", count=1, path_contains="/search/jql", after=1)
-    run_id = synced(make_settings(ctx), "jira", "JIRA")
+    run_id = synced(make_settings(ctx, **COUNTED), "jira", "JIRA")
     row = metrics(run_id)["jira"]
     assert row["budget_total"] == 5000
     assert row["headers"]["X-RateLimit-Limit"] == "5000"
     assert row["headers"]["X-RateLimit-NearLimit"] == "false"
-    assert row["rate_limit_waits"] >= 1 and row["retries"] == 1
+    assert row["rate_limit_waits"] >= 1 and row["retries"] == 1, retry_lines(run_id)
     assert row["credits"] == row["requests"] - 1  # a 429 costs nothing; every other Jira call one credit
 
 
 @pytest.mark.friendly_vendor  # exact request, credit and retry counts
 def test_the_estimate_of_a_full_resync_is_close_to_what_it_costs(ctx, sim):
     sim.vendor("freshdesk").set_rate_limit(6000)
-    settings = make_settings(ctx, rate_limit_share=0.5)
+    settings = make_settings(ctx, rate_limit_share=0.5, **COUNTED)
     synced(settings, "freshdesk", "Incidents")
     settings = replace(settings, vendors=replace(settings.vendors, freshservice_api_key=None))
     estimate = estimate_full(settings, "Incidents")
@@ -97,7 +105,7 @@ def test_the_estimate_of_a_full_resync_is_close_to_what_it_costs(ctx, sim):
 
 @pytest.mark.friendly_vendor  # exact request, credit and retry counts
 def test_without_an_advertised_budget_the_estimate_uses_the_last_runs_pace_or_says_unknown(ctx, sim):
-    settings = make_settings(ctx)  # Jira Cloud advertises no budget unless one is set
+    settings = make_settings(ctx, **COUNTED)  # Jira Cloud advertises no budget unless one is set
     unknown = estimate_full(settings, "JIRA")
     assert unknown.minutes is None and "time unknown until a sync has seen the budget" in unknown.text()
     synced(settings, "jira", "JIRA")
@@ -113,7 +121,7 @@ def test_the_syncs_page_shows_each_vendors_budget_share_and_headroom_and_admins_
     sim.vendor("freshdesk").set_rate_limit(600)
     sim.vendor("freshservice").set_rate_limit(6000)
     with app.app_context():
-        first = synced(make_settings(app, rate_limit_share=0.5), None, "Incidents")
+        first = synced(make_settings(app, rate_limit_share=0.5, **COUNTED), None, "Incidents")
         db.session.remove()
     page = client.get("/sync").get_data(as_text=True)
     row = re.search(r'<tr data-source="freshdesk">(.*?)</tr>', page, re.S).group(1)
@@ -148,7 +156,7 @@ def test_the_syncs_page_shows_each_vendors_budget_share_and_headroom_and_admins_
 
 @pytest.mark.friendly_vendor  # exact request, credit and retry counts
 def test_an_at_risk_refresh_records_what_each_part_cost(ctx, sim):
-    settings = make_settings(ctx, sla_horizon_minutes=240)
+    settings = make_settings(ctx, sla_horizon_minutes=240, **COUNTED)
     fd = sim.vendor("freshdesk")
     for ticket_id in ("5", "7"):
         fd.edit(ticket_id, status=2, due_by=fw_format(datetime.now(timezone.utc) + timedelta(hours=1)))

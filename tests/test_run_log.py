@@ -14,7 +14,7 @@ from tickettracker.sync import jobs, runs
 from tickettracker.sync.runner import run_sync
 
 from . import simulator_fixtures as fx
-from .simulator_fixtures import make_settings, only
+from .simulator_fixtures import COUNTED, make_settings, only
 
 app_config, ctx, sim = fx.app_config, fx.ctx, fx.sim  # fixtures used by this module
 
@@ -42,7 +42,7 @@ def synced(settings, source: str, sync_type: str) -> tuple[str, list[tuple[str, 
 
 @pytest.mark.friendly_vendor  # exact request, credit and retry counts
 def test_a_freshservice_sync_logs_waits_retries_with_reasons_passes_and_cursors(ctx, sim):
-    settings = make_settings(ctx)
+    settings = make_settings(ctx, **COUNTED)
     vendor = sim.vendor("freshservice")
     vendor.inject("429", count=1, path_contains="/api/v2/tickets?", after=1)
     vendor.inject("503", count=1, path_contains="/api/v2/tickets?", after=3)
@@ -78,7 +78,7 @@ def test_a_freshservice_sync_logs_waits_retries_with_reasons_passes_and_cursors(
 
 @pytest.mark.friendly_vendor  # exact request, credit and retry counts
 def test_a_jira_sync_logs_the_vendor_reason_of_a_rate_limit_and_its_census_pass(ctx, sim):
-    settings = make_settings(ctx)
+    settings = make_settings(ctx, **COUNTED)
     sim.vendor("jira").inject("429", count=1, path_contains="/search/jql", after=1)
     _, lines = synced(settings, "jira", "JIRA")
     messages = [message for _, message, _ in lines]
@@ -93,7 +93,7 @@ def test_a_jira_sync_logs_the_vendor_reason_of_a_rate_limit_and_its_census_pass(
 
 @pytest.mark.friendly_vendor  # exact request, credit and retry counts
 def test_a_pass_cut_short_by_a_failure_is_logged_as_stopped(ctx, sim):
-    settings = make_settings(ctx)
+    settings = make_settings(ctx, **COUNTED)
     sim.vendor("freshdesk").inject("500", count=50, path_contains="/api/v2/tickets?", after=2)
     run_id = running_run("Incidents")
     try:
