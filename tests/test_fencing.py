@@ -35,11 +35,15 @@ def running_run(sync_type: str = "Incidents") -> str:
 
 
 def declare_lost(settings: Any, run_id: str) -> None:
-    """What the scheduler does when a run's heartbeat stops: the run fails as lost and a retry is queued."""
+    """What the scheduler does when a run's heartbeat stops: the run fails as lost and a retry is queued.
+
+    The run's row stays locked from the backdated heartbeat to the recovery's verdict, so a worker that is still
+    beating (every second in some tests) cannot renew it in between."""
+    db.session.execute(text("SELECT id FROM sync_runs WHERE id = :id FOR UPDATE"), {"id": run_id})
     db.session.execute(text("UPDATE sync_runs SET heartbeat_at = now() - interval '1 hour' WHERE id = :id"),
                        {"id": run_id})
-    db.session.commit()
     notes = lifecycle.recover(redis_client(), settings)
+    db.session.commit()
     assert any(run_id in note and "lost its worker" in note for note in notes), notes
 
 
