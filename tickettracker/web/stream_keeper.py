@@ -105,13 +105,16 @@ class StreamKeeper:
         sids = sorted({s.sid for s in streams})
         alive: dict[str, bool] = {}
         for start in range(0, len(streams), BATCH):
+            part = streams[start:start + BATCH]
+            slots: dict[str, dict[str, float]] = {}  # one ZADD per key for all its streams in the batch
+            for stream in part:
+                for key in stream.slot_keys:
+                    slots.setdefault(key, {})[stream.slot_member] = now + SLOT_SECONDS
             with self.redis.pipeline(transaction=False) as pipe:
-                for stream in streams[start:start + BATCH]:
-                    for key in stream.slot_keys:
-                        pipe.zadd(key, {stream.slot_member: now + SLOT_SECONDS}, xx=True)
-                    pipe.zadd(WATCHERS_KEY, {stream.watch_member: now + ENTRY_TTL_SECONDS})
-                for key in {key for stream in streams[start:start + BATCH] for key in stream.slot_keys}:
+                for key, members in slots.items():
+                    pipe.zadd(key, members, xx=True)
                     pipe.expire(key, SLOT_SECONDS)
+                pipe.zadd(WATCHERS_KEY, {stream.watch_member: now + ENTRY_TTL_SECONDS for stream in part})
                 pipe.execute()
             time.sleep(0)  # let the process serve others between batches
         for start in range(0, len(sids), BATCH):
