@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 
 import pytest
 
 from tests.live import TEST_PASSWORD, ensure_user, signed_in_session
 from tickettracker.core.vocabulary import SyncStatus
 from tickettracker.store.extensions import redis_client
+from tickettracker.sync import events
 from tickettracker.sync.events import Hub, Subscription, parse_id, publish, replay
 
 
@@ -174,3 +176,18 @@ def test_a_subscription_takes_what_is_new_without_waiting():
     assert subscription.take_new() == []
     with pytest.raises(queue.Empty):  # what it took is not handed out again
         subscription.get_all(timeout=0.01)
+
+
+def test_an_event_published_while_the_hubs_reader_is_still_starting_reaches_the_first_stream(app, monkeypatch):
+    real = events.make_redis
+
+    def slow_reader_client(url: str, **kwargs):
+        if "socket_timeout" in kwargs:  # the reader's own client: its thread starts late on a busy machine
+            time.sleep(0.5)
+        return real(url, **kwargs)
+
+    monkeypatch.setattr(events, "make_redis", slow_reader_client)
+    hub = Hub(app.config["REDIS_URL"])
+    subscription = hub.subscribe()  # a stream's replay, done next, reads what was published before this point
+    event_id = _publish_many(app, 1)[0]  # before the reader's first read
+    assert [found for found, _ in subscription.get_all(timeout=10)] == [event_id]

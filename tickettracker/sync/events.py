@@ -126,14 +126,28 @@ class Hub:
         self.changed = threading.Event()
 
     def subscribe(self) -> Subscription:
-        """Return a new subscription that receives every event from now on."""
+        """Return a new subscription that receives every event from now on.
+
+        The first subscription starts the reader from the stream's newest id, read here, before the caller replays
+        what it missed: an event published between the caller's replay and the reader's first read is then the
+        reader's to deliver, not lost between the two."""
         with self.lock:
             subscription = Subscription(self, self.number)
             self.subscribers.add(subscription)
             if self.thread is None or not self.thread.is_alive():
-                self.thread = threading.Thread(target=self._run, name="sse-hub", daemon=True)
+                self.thread = threading.Thread(target=self._run, args=(self._newest(),), name="sse-hub", daemon=True)
                 self.thread.start()
         return subscription
+
+    def _newest(self) -> str:
+        """The stream's newest id, or "$" (read by the reader when it can) while Redis does not answer."""
+        client = make_redis(self.redis_url)
+        try:
+            return latest_id(client)
+        except RedisError:
+            return "$"
+        finally:
+            client.connection_pool.disconnect()
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Stop counting the subscription."""
@@ -181,9 +195,8 @@ class Hub:
             except Exception:  # noqa: BLE001 - one listener's failure must not stop the hub's reader
                 log.exception("an event listener failed on %s", event_id)
 
-    def _run(self) -> None:
+    def _run(self, last: str = "$") -> None:
         client = make_redis(self.redis_url, socket_timeout=self.block_ms / 1000 + 15)
-        last = "$"
         while True:
             try:
                 if last == "$":
