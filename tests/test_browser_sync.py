@@ -10,15 +10,18 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import psycopg
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 from redis import Redis
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from tests.live import ADMIN, LiveStack, Processes, answers, ensure_user, login, signed_in_session, wait_until
 from tickettracker import create_app
@@ -166,8 +169,15 @@ def _empty(app, tables: str = RESET_TABLES) -> None:
     in the render cache (the next test's pages would otherwise show the last test's rows under equal generations)."""
     with app.app_context():
         db.session.remove()
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        for attempt in range(5):  # the stack's processes may still read: PostgreSQL can pick the TRUNCATE as a
+            try:                   # deadlock's victim, and it only has to run again
+                with db.engine.begin() as conn:
+                    conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+                break
+            except OperationalError as exc:
+                if not isinstance(exc.orig, psycopg.errors.DeadlockDetected) or attempt == 4:
+                    raise
+                time.sleep(0.2)
         db.engine.dispose()
         generations.bump(*generations.DATA_SETS)
 
