@@ -87,3 +87,13 @@ def test_a_user_disabled_in_postgresql_loses_their_open_stream(app, monkeypatch)
             break
     response.close()
     assert "event: signed-out" in seen
+
+
+def test_pages_do_not_resend_an_unchanged_session_cookie(app):
+    """The cookie is written when the session changes (sign-in, its CSRF token), not re-signed on every answer:
+    the sign-in's lifetime counts from the sign-in, and a cached page goes out without a personal header."""
+    viewer = signed_in_client(app, "viewer", "viewer")  # its session holds its CSRF token by now
+    for path in ("/incidents", "/", "/incidents", "/development"):
+        response = viewer.get(path)
+        assert response.status_code == 200, path
+        assert "Set-Cookie" not in response.headers, path

@@ -300,6 +300,9 @@ class Settings:
         return {
             "SECRET_KEY": self.secret_key,
             "SESSION_COOKIE_HTTPONLY": True,
+            # A sign-in lasts SESSION_HOURS from the moment of sign-in (web/auth/sessions.py), so the cookie is
+            # written when the session changes, not re-signed and re-sent with every answer.
+            "SESSION_REFRESH_EACH_REQUEST": False,
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_SECURE": self.session_cookie_secure,
             "REMEMBER_COOKIE_SECURE": self.session_cookie_secure,
