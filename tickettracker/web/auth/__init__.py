@@ -47,6 +47,7 @@ def _load_from_bearer(req: Request) -> Principal | None:
 
 def init_auth(app: Flask) -> None:
     """Install the login manager, the request gate, the throttles and the template helpers."""
+    app.session_interface = sessions.SignedCookieSessions()
     manager = LoginManager()
     manager.init_app(app)
     manager.anonymous_user = Anonymous

@@ -7,7 +7,9 @@ import secrets
 import time
 from collections.abc import Callable
 
-from flask import current_app, session
+from flask import Flask, current_app, session
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 from redis import Redis
 from redis.exceptions import RedisError
 
@@ -19,6 +21,23 @@ log = logging.getLogger(__name__)
 
 SID = "sid"
 SIGNED_IN_AT = "signed_in_at"
+
+
+class SignedCookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signing serializer built once per secret key rather than on every
+    request (building one serializes a probe value to tell text from bytes)."""
+
+    def __init__(self) -> None:
+        self._serializers: dict[tuple[object, ...], URLSafeTimedSerializer] = {}
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        found = self._serializers.get(key)
+        if found is None:
+            found = super().get_signing_serializer(app)
+            if found is not None:
+                self._serializers = {key: found}  # one secret at a time: a new key replaces the old one
+        return found
 
 
 def session_key(sid: str) -> str:
