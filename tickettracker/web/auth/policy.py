@@ -42,6 +42,7 @@ class Policy:
     self_service: bool = False
     audited: str | None = None
     token_scope: str | None = None
+    throttled: bool = False
 
 
 def policy_of(view: Callable[..., Any] | None) -> Policy:
@@ -184,7 +185,7 @@ def throttled(limits: str, *, key: Callable[[], str], message: str | None = None
         def limited(*args: Any, **kwargs: Any) -> Any:
             return current_app.extensions[LIMITED_VIEWS][name](*args, **kwargs)
 
-        return limited  # type: ignore[return-value]
+        return _mark(limited, throttled=True)  # type: ignore[return-value]
 
     return decorate
 
@@ -205,6 +206,9 @@ def init_limiter(app: Flask) -> None:
                       storage_uri=app.config["REDIS_URL"], key_prefix="tickettracker", swallow_errors=False,
                       headers_enabled=False)
     limiter.init_app(app)
+    # There are no default or application-wide limits, only the views' own: a request to any other view has
+    # nothing to count, so the limiter's check in front of every request is skipped for it.
+    limiter.request_filter(lambda: not policy_of(current_app.view_functions.get(request.endpoint or "")).throttled)
     app.extensions[LIMITER] = limiter
     app.extensions[LIMITED_VIEWS] = {
         name: limiter.limit(t.limits, key_func=t.key, methods=[m.lower() for m in t.methods] if t.methods else None,
