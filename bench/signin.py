@@ -58,6 +58,11 @@ def session_cookie(base_url: str, username: str, password: str) -> str:
         status, _ = client.request("POST", "/login", headers, form.encode())
         if status != 303:
             raise BenchError(f"signing in answered {status}")
+        # Follow the redirect as a browser does: the first page stores the session's CSRF token in the cookie,
+        # which the browser then sends with every request.
+        status, _ = client.request("GET", "/", {"Cookie": _cookie(client, jar)})
+        if status != 200:
+            raise BenchError(f"the first page after signing in answered {status}")
         return _cookie(client, jar)
     finally:
         client.close()
