@@ -100,18 +100,15 @@ def end_all(redis: Redis, user_id: int, keep: str | None = None) -> int:
 
 
 def _alive_with_generations(redis: Redis, sid: str) -> bool | None:
-    """_alive, with the data generations read in the same round trip for the rest of a read-only request
-    (store/generations.py)."""
+    """Whether the session is recorded in Redis, with the data generations read in the same command for the rest of
+    a read-only request (store/generations.py)."""
     try:
-        with redis.pipeline(transaction=False) as pipe:
-            pipe.exists(session_key(sid))
-            pipe.mget(generations.KEYS)
-            alive, values = pipe.execute()
+        recorded, *values = redis.mget(session_key(sid), *generations.KEYS)
     except RedisError as exc:
         log.warning("session check unavailable: %s", exc)
         return None
     generations.remember_for_request(values)
-    return bool(alive)
+    return recorded is not None
 
 
 def current_state() -> bool | None:
