@@ -117,6 +117,17 @@ def test_per_user_content_never_crosses_users_through_the_cache(app, client, red
     assert roles == {b"admin", b"viewer"}
 
 
+def test_a_session_keeps_one_signed_csrf_token_that_is_accepted_and_its_own(app, client):
+    viewer = signed_in_client(app, "viewer", "viewer")
+    first = csrf_token_from(viewer.get("/incidents").get_data(as_text=True))
+    time.sleep(1.1)  # a token signed now would carry a newer timestamp
+    assert csrf_token_from(viewer.get("/").get_data(as_text=True)) == first
+    assert csrf_token_from(viewer.get("/incidents").get_data(as_text=True)) == first
+    assert csrf_token_from(client.get("/incidents").get_data(as_text=True)) != first
+    assert viewer.post("/logout", headers={"X-CSRFToken": first[:-2] + "xx"}).status_code == 400
+    assert viewer.post("/logout", headers={"X-CSRFToken": first}).status_code == 303
+
+
 def test_the_shell_fills_in_each_users_own_name_escaped_and_leaves_no_stand_in(app, client):
     eve = signed_in_client(app, "<i>eve</i>&co", "viewer")
     viewer = signed_in_client(app, "viewer", "viewer")

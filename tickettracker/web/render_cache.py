@@ -48,6 +48,7 @@ LOCAL_MAX_AGE = 5.0  # seconds a process keeps its copy of an entry it read from
 LOCAL_MAX_BYTES = 32 * 1024 * 1024
 SHELL_MAX_AGE = 1.0  # seconds a process reuses a rendered shell (its sync bar may be this much older)
 SHELLS_KEPT = 1_000
+SIGNED_TOKENS_KEPT = 10_000  # sessions whose signed CSRF token a process keeps (all are forgotten beyond it)
 # Stand-ins for what a shell leaves open, unguessable (new in every process), so no page text can look like one.
 _STAND_IN = secrets.token_hex(12)
 CSRF_SLOT, USER_SLOT, BODY_SLOT = (f"tt{_STAND_IN}{what}" for what in ("csrf", "user", "body"))
@@ -244,11 +245,34 @@ def cached(name: str, data_sets: Sequence[str], render: Callable[[], Fragment],
         return render()
 
 
+def csrf_token() -> str:
+    """The session's signed CSRF token, signed once per process and raw token while tokens have no time limit.
+
+    flask-wtf signs the session's raw token anew, with a timestamp, for each request; with WTF_CSRF_TIME_LIMIT unset
+    (web/security.py) every signature of the same raw token under the same key validates alike, so a hit reuses the
+    first one instead of building a serializer and signing on every page."""
+    config = current_app.config
+    if config.get("WTF_CSRF_TIME_LIMIT") is not None:
+        return generate_csrf()
+    raw = session.get(config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+    signed = current_app.extensions.setdefault("tt_signed_csrf", {})
+    found = signed.get(raw) if isinstance(raw, str) else None
+    if found is not None:
+        return found
+    token = generate_csrf()
+    raw = session.get(config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+    if isinstance(raw, str):
+        if len(signed) >= SIGNED_TOKENS_KEPT:
+            signed.clear()
+        signed[raw] = token
+    return token
+
+
 def _etag(key: str, personal: bool) -> str:
     """The (weak) ETag value of the key; a page with a per-user shell also depends on the user and their CSRF
     token."""
     if personal:
-        generate_csrf()  # makes sure the session holds its raw token (the rendered one carries a timestamp)
+        csrf_token()  # makes sure the session holds its raw token (the rendered one carries a timestamp)
         field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
         who = f"{session.get('_user_id', '')}:{session.get(field, '')}"
     else:
@@ -302,7 +326,7 @@ def _render_shell(shell: Shell) -> list[str]:
 
 def _in_shell(shell: Shell, body: str) -> str:
     """The page: this user's shell with the body, their name and their CSRF token in place."""
-    values = {CSRF_SLOT: generate_csrf(), USER_SLOT: str(escape(current_user.username)), BODY_SLOT: body}
+    values = {CSRF_SLOT: csrf_token(), USER_SLOT: str(escape(current_user.username)), BODY_SLOT: body}
     return "".join([values.get(part, part) for part in _shell_parts(shell)])
 
 
