@@ -254,13 +254,13 @@ def csrf_token() -> str:
     config = current_app.config
     if config.get("WTF_CSRF_TIME_LIMIT") is not None:
         return generate_csrf()
-    raw = session.get(config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+    field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
     signed = current_app.extensions.setdefault("tt_signed_csrf", {})
-    found = signed.get(raw) if isinstance(raw, str) else None
+    found = signed.get(session.get(field))
     if found is not None:
         return found
-    token = generate_csrf()
-    raw = session.get(config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+    token = generate_csrf()  # stores a raw token in the session when it has none yet
+    raw = session.get(field)
     if isinstance(raw, str):
         if len(signed) >= SIGNED_TOKENS_KEPT:
             signed.clear()
